@@ -1,0 +1,96 @@
+// Everything the operator can set: memcached 1.6's command-line flags (short and long forms,
+// -o extended options) plus memshield's own. Parsing is pure: no sockets, no side effects.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace memshield::server {
+
+enum class BindingProtocol { kAuto, kAscii, kBinary };
+
+struct Settings {
+  // Network
+  int tcp_port = 11211;              // -p
+  int udp_port = 0;                  // -U (0 = off; memshield's default, as memcached >= 1.5.6)
+  std::vector<std::string> listen;   // -l, each "addr", "addr:port", "[v6addr]:port"; empty means
+                                     // loopback only (127.0.0.1 and ::1): memshield's safe default
+  std::string unix_socket;           // -s (disables TCP and UDP, as in memcached)
+  int unix_mask = 0700;              // -a, octal
+  int backlog = 1024;                // -b
+  int max_connections = 1024;        // -c
+  int threads = 0;                   // -t; 0 = number of cores
+  int reqs_per_event = 20;           // -R
+  BindingProtocol protocol = BindingProtocol::kAuto;  // -B
+
+  // Memory and items
+  size_t memory_limit_mb = 64;       // -m
+  bool evict = true;                 // -M turns eviction off
+  bool use_cas = true;               // -C turns CAS off
+  size_t item_size_max = 1u << 20;   // -I, accepts k/m suffixes; 1k..1024m
+  double growth_factor = 1.25;       // -f (accepted; memshield has no slab classes)
+  int chunk_size = 48;               // -n (accepted; memshield has no slab classes)
+  bool lock_memory = false;          // -k
+  bool large_pages = false;          // -L
+  std::string memory_file;           // -e
+
+  // Process
+  bool daemonize = false;            // -d
+  std::string pidfile;               // -P
+  std::string user;                  // -u
+  bool enable_coredumps = false;     // -r
+  int verbosity = 0;                 // -v, -vv, -vvv
+
+  // Commands
+  bool shutdown_command = false;     // -A
+  bool flush_enabled = true;         // -F disables flush_all
+  bool dump_enabled = true;          // -X
+  bool watch_enabled = true;         // -W
+  char prefix_delimiter = ':';       // -D
+  bool detail_enabled = false;       // -D turns it on
+
+  // Security
+  bool sasl = false;                 // -S
+  std::string auth_file;             // -Y
+  bool ssl = false;                  // -Z
+
+  // -o extended options that memshield uses
+  int idle_timeout = 0;              // idle_timeout=
+  bool maxconns_fast = true;         // maxconns_fast / no_maxconns_fast
+  int hashpower_init = 0;            // hashpower=
+  std::string ssl_chain_cert;        // ssl_chain_cert=
+  std::string ssl_key;               // ssl_key=
+  std::string ssl_ca_cert;           // ssl_ca_cert=
+  int ssl_verify_mode = 0;           // ssl_verify_mode=
+  std::string ssl_min_version = "tlsv1.2";  // ssl_min_version=
+
+  // Flags and options accepted for compatibility that have no effect (yet): one line each,
+  // printed as a warning at start-up.
+  std::vector<std::string> warnings;
+};
+
+enum class ParseOutcome {
+  kRun,         // start the server
+  kExit,        // -h / -V / -i: text was printed, exit 0
+  kUsageError,  // unknown flag or bad value: message printed with the usage text, exit 64
+};
+
+struct ParseResult {
+  ParseOutcome outcome = ParseOutcome::kRun;
+  int exit_code = 0;    // 0 for kRun/kExit, 64 (EX_USAGE) for kUsageError
+  std::string output;   // what to print (stdout for kExit, stderr for kUsageError)
+};
+
+// Parses argv (memcached's getopt_long syntax: "-p 11211", "-p11211", "--port=11211",
+// "--port 11211", bundled "-vv", repeated -l appended). Fills *out.
+ParseResult parse_command_line(int argc, char** argv, Settings* out);
+
+// The -h text, memcached's flags with memshield's defaults.
+std::string usage_text();
+
+// "1.6.18" compatible version string reported by `version` and -V.
+const char* version_string();
+
+}  // namespace memshield::server

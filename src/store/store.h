@@ -1,0 +1,150 @@
+// The item store: a concurrent hash table of compact items with a global memory limit, eviction,
+// lazy and background expiry, CAS, and memcached's storage semantics (set/add/replace/append/
+// prepend/cas, incr/decr, touch, delete, flush_all). Knows nothing of protocols or sockets.
+//
+// Concurrency: the table is split into shards, each with its own lock. No code path holds two
+// shard locks at once or blocks on a second lock while holding one. Readers copy what they need
+// inside visit() while the shard lock is held, so items need no reference counts.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/function_ref.h"
+
+namespace memshield::store {
+
+struct Config {
+  size_t memory_limit = 64u << 20;  // -m, bytes; everything items use counts against it
+  bool evict = true;                // false with -M: fail with kNoMemory instead of evicting
+  bool use_cas = true;              // false with -C: CAS values are 0
+  size_t item_size_max = 1u << 20;  // -I
+  unsigned shards_log2 = 8;         // 2^n lock shards
+};
+
+enum class Mode : uint8_t { kSet, kAdd, kReplace, kAppend, kPrepend, kCas };
+enum class StoreResult : uint8_t { kStored, kNotStored, kExists, kNotFound, kNoMemory };
+enum class AllocStatus : uint8_t { kOk, kTooLarge, kNoMemory };
+// Why a lookup missed, for memcached's get_expired / get_flushed counters.
+enum class Lookup : uint8_t { kHit, kMiss, kExpired, kFlushed };
+enum class DeltaStatus : uint8_t { kOk, kNotFound, kNonNumeric, kNoMemory };
+
+// What a reader sees of an item, valid only inside the visit callback.
+struct ItemView {
+  std::string_view key;
+  std::string_view value;
+  uint32_t flags;
+  RelTime exptime;      // 0 = never
+  RelTime last_access;  // relative time of the last store or access
+  uint64_t cas;
+  bool fetched;         // had been read before this access
+};
+
+struct Item;  // opaque; layout in item.h
+
+// An allocated item not yet in the table: the caller fills value_data() and then hands it to
+// Store::store(). Move-only; if dropped unstored, its memory is returned to the store.
+class NewItem {
+ public:
+  NewItem() = default;
+  NewItem(NewItem&& o) noexcept;
+  NewItem& operator=(NewItem&& o) noexcept;
+  NewItem(const NewItem&) = delete;
+  NewItem& operator=(const NewItem&) = delete;
+  ~NewItem();
+
+  explicit operator bool() const { return item_ != nullptr; }
+  char* value_data();
+  size_t value_size() const;
+
+ private:
+  friend class Store;
+  class Store* store_ = nullptr;
+  Item* item_ = nullptr;
+};
+
+struct Stats {
+  uint64_t curr_items = 0;
+  uint64_t total_items = 0;        // items ever linked (reset by stats reset)
+  uint64_t bytes = 0;              // memory items use now, as counted against the limit
+  uint64_t limit_maxbytes = 0;
+  uint64_t evictions = 0;
+  uint64_t evicted_unfetched = 0;  // evicted without ever being read
+  uint64_t evicted_active = 0;     // always 0: CLOCK never evicts an item it just saw used
+  uint64_t expired_unfetched = 0;  // expired without ever being read
+  uint64_t reclaimed = 0;          // expired items whose memory was reused or freed
+  uint64_t crawler_reclaimed = 0;  // of those, freed by the background reclaimer
+  uint64_t crawler_items_checked = 0;
+  uint64_t hash_power_level = 0;   // log2 of all table slots
+  uint64_t hash_bytes = 0;         // memory of the tables themselves (counted in the limit)
+  uint64_t malloc_fails = 0;
+};
+
+class Store {
+ public:
+  Store(const Config& config, const Clock& clock);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const Config& config() const { return config_; }
+
+  // memcached's size rule, so the largest accepted value matches it to the byte: 48 B item
+  // header + 8 B CAS (if enabled) + key + 1 + value + 2 (CRLF) + 4 if flags != 0, at most -I.
+  bool size_ok(size_t nkey, uint32_t flags, size_t vlen) const;
+
+  // Allocates (evicting if needed and allowed) an unlinked item for a value of vlen bytes.
+  AllocStatus allocate(std::string_view key, uint32_t flags, RelTime exptime, size_t vlen,
+                       NewItem* out);
+
+  // Links a filled item according to mode, with memcached's semantics:
+  //  set: always; add: only if absent (a present item is bumped as if accessed);
+  //  replace/append/prepend: only if present; append/prepend keep the old flags and exptime;
+  //  cas: kNotFound if absent, kExists unless cas_in equals the item's CAS (cas_in 0 never does).
+  // A stored item gets a fresh CAS, returned in *cas_out. Consumes the item whatever the result.
+  StoreResult store(NewItem&& item, Mode mode, uint64_t cas_in, uint64_t* cas_out = nullptr);
+
+  // Finds a live item and calls visit() with it under its shard lock; marks it accessed.
+  Lookup get(std::string_view key, FunctionRef<void(const ItemView&)> visit);
+  // As get(), but first sets the item's exptime (gat/gats).
+  Lookup get_and_touch(std::string_view key, RelTime exptime,
+                       FunctionRef<void(const ItemView&)> visit);
+  bool touch(std::string_view key, RelTime exptime);
+  bool remove(std::string_view key);
+
+  // incr/decr: the value must parse as memcached's safe_strtoull (digits, then optional
+  // whitespace); incr wraps at 2^64, decr floors at 0. A result shorter than the old value is
+  // written in place and padded with spaces (memcached does exactly this); a longer one
+  // replaces the item. The item gets a fresh CAS.
+  DeltaStatus delta(std::string_view key, bool incr, uint64_t by, uint64_t* result,
+                    uint64_t* cas_out = nullptr);
+
+  // flush_all: items last stored or accessed before `when` (relative time; 0 = now) become
+  // invalid once `when` arrives. Lazy, as in memcached: invalid items are dropped when met.
+  void flush(RelTime when);
+
+  // Background reclaim: examines up to `budget` table slots, continuing where the last call
+  // stopped, and frees expired and flushed items. Returns the number freed.
+  size_t reclaim_expired(size_t budget);
+
+  Stats stats() const;
+  void reset_stats();  // stats reset: total_items, evictions, reclaimed and friends
+
+ private:
+  friend class NewItem;
+  struct Shard;
+  void release_unlinked(Item* it);
+
+  Config config_;
+  const Clock& clock_;
+  std::unique_ptr<Shard[]> shards_;
+  // (implementation state)
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace memshield::store
