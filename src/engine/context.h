@@ -1,0 +1,35 @@
+// What every session shares: the store, the clock, the server's hooks for commands that reach
+// beyond one connection (stats, shutdown), and the settings that change command behaviour.
+#pragma once
+
+#include <string_view>
+
+#include "common/clock.h"
+#include "common/out_buffer.h"
+#include "store/store.h"
+
+namespace memshield::engine {
+
+// Implemented by the server, which alone knows connections, threads and settings.
+class Hooks {
+ public:
+  virtual ~Hooks() = default;
+  // Appends the whole answer to `stats <args>` (ending in END, or an error line).
+  virtual void stats(std::string_view args, OutBuffer& out) = 0;
+  virtual void shutdown(bool graceful) = 0;
+};
+
+struct Options {
+  bool flush_enabled = true;     // -F turns flush_all off
+  bool shutdown_command = false; // -A turns shutdown on
+  std::string_view version = "1.6.18";
+};
+
+struct Context {
+  store::Store* store = nullptr;
+  const Clock* clock = nullptr;
+  Hooks* hooks = nullptr;
+  Options options;
+};
+
+}  // namespace memshield::engine

@@ -1,0 +1,336 @@
+// Executes text-protocol requests; see text_session.h. Answers and the counters they move follow
+// memcached 1.6's proto_text behaviour, including its noreply rules: with noreply every answer of
+// the command is suppressed, errors too.
+#include "engine/text_session.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/itoa.h"
+#include "common/log.h"
+#include "protocol/text/parser.h"
+
+namespace memshield::engine {
+
+using protocol::text::Cmd;
+using protocol::text::Request;
+
+namespace {
+
+store::Mode mode_of(Cmd c) {
+  switch (c) {
+    case Cmd::kAdd: return store::Mode::kAdd;
+    case Cmd::kReplace: return store::Mode::kReplace;
+    case Cmd::kAppend: return store::Mode::kAppend;
+    case Cmd::kPrepend: return store::Mode::kPrepend;
+    case Cmd::kCas: return store::Mode::kCas;
+    default: return store::Mode::kSet;
+  }
+}
+
+// "VALUE <key> <flags> <bytes>[ <cas>]\r\n<data>\r\n"
+void append_value(OutBuffer& out, const store::ItemView& it, bool with_cas) {
+  const bool inline_value = it.value.size() <= 1024;
+  // key <= 250 bytes, numbers <= 20 digits each: the header always fits in one block.
+  char* p = out.reserve(it.key.size() + 64 + (inline_value ? it.value.size() + 2 : 0));
+  char* const start = p;
+  memcpy(p, "VALUE ", 6);
+  p += 6;
+  memcpy(p, it.key.data(), it.key.size());
+  p += it.key.size();
+  *p++ = ' ';
+  p = write_u64(p, it.flags);
+  *p++ = ' ';
+  p = write_u64(p, it.value.size());
+  if (with_cas) {
+    *p++ = ' ';
+    p = write_u64(p, it.cas);
+  }
+  *p++ = '\r';
+  *p++ = '\n';
+  if (inline_value) {
+    // Small values: one contiguous copy with the header.
+    memcpy(p, it.value.data(), it.value.size());
+    p += it.value.size();
+    *p++ = '\r';
+    *p++ = '\n';
+    out.commit(p - start);
+    return;
+  }
+  out.commit(p - start);
+  out.append(it.value.data(), it.value.size());
+  out.append("\r\n", 2);
+}
+
+}  // namespace
+
+void TextSession::reply(OutBuffer& out, std::string_view line) {
+  if (noreply_) return;
+  char* p = out.reserve(line.size() + 2);
+  memcpy(p, line.data(), line.size());
+  p[line.size()] = '\r';
+  p[line.size() + 1] = '\n';
+  out.commit(line.size() + 2);
+  MS_LOG(2, ">%d %.*s", id_, static_cast<int>(line.size()), line.data());
+}
+
+TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, size_t out_limit) {
+  Result res;
+  size_t pos = 0;
+  while (pos < in.size() && !res.close) {
+    switch (state_) {
+      case State::kSwallow: {
+        size_t n = std::min(pending_bytes_, in.size() - pos);
+        pos += n;
+        pending_bytes_ -= n;
+        if (pending_bytes_ == 0) state_ = State::kLine;
+        break;
+      }
+      case State::kValue: {
+        size_t vsize = item_.value_size();
+        if (value_filled_ < vsize) {
+          size_t n = std::min(vsize - value_filled_, in.size() - pos);
+          memcpy(item_.value_data() + value_filled_, in.data() + pos, n);
+          value_filled_ += n;
+          pos += n;
+        }
+        while (value_filled_ == vsize && crlf_filled_ < 2 && pos < in.size()) {
+          crlf_[crlf_filled_++] = in[pos++];
+        }
+        if (crlf_filled_ == 2) finish_store(out);
+        break;
+      }
+      case State::kLine: {
+        if (out.size() > out_limit) {
+          res.consumed = pos;
+          return res;
+        }
+        protocol::text::Line line;
+        auto st = protocol::text::find_line(in.substr(pos), &line);
+        if (st == protocol::text::LineStatus::kNeedMore) {
+          res.consumed = pos;
+          return res;
+        }
+        if (st == protocol::text::LineStatus::kTooLong) {
+          // memcached drops such a connection without a word; so do we.
+          MS_LOG(1, "<%d closing: request line over %zu bytes without a newline", id_,
+                 protocol::text::kMaxLineWithoutNewline);
+          res.consumed = in.size();
+          res.close = true;
+          return res;
+        }
+        MS_LOG(2, "<%d %.*s", id_, static_cast<int>(line.text.size()), line.text.data());
+        Request req;
+        protocol::text::parse_line(line.text, &req);
+        pos += line.consumed;
+        execute(req, out, &res.close);
+        break;
+      }
+    }
+  }
+  res.consumed = pos;
+  return res;
+}
+
+void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
+  noreply_ = req.noreply;
+  store::Store& store = *ctx_.store;
+  switch (req.cmd) {
+    case Cmd::kGet:
+    case Cmd::kGets:
+    case Cmd::kGat:
+    case Cmd::kGats:
+      do_get(req, out);
+      break;
+    case Cmd::kSet:
+    case Cmd::kAdd:
+    case Cmd::kReplace:
+    case Cmd::kAppend:
+    case Cmd::kPrepend:
+    case Cmd::kCas:
+      begin_store(req, out);
+      break;
+    case Cmd::kDelete:
+      if (store.remove(req.key)) {
+        stats_.delete_hits.add();
+        reply(out, "DELETED");
+      } else {
+        stats_.delete_misses.add();
+        reply(out, "NOT_FOUND");
+      }
+      break;
+    case Cmd::kIncr:
+    case Cmd::kDecr: {
+      bool incr = req.cmd == Cmd::kIncr;
+      uint64_t value = 0;
+      switch (store.delta(req.key, incr, req.delta, &value)) {
+        case store::DeltaStatus::kOk: {
+          (incr ? stats_.incr_hits : stats_.decr_hits).add();
+          char buf[24];
+          char* end = write_u64(buf, value);
+          reply(out, std::string_view(buf, end - buf));
+          break;
+        }
+        case store::DeltaStatus::kNotFound:
+          (incr ? stats_.incr_misses : stats_.decr_misses).add();
+          reply(out, "NOT_FOUND");
+          break;
+        case store::DeltaStatus::kNonNumeric:
+          reply(out, "CLIENT_ERROR cannot increment or decrement non-numeric value");
+          break;
+        case store::DeltaStatus::kNoMemory:
+          reply(out, "SERVER_ERROR out of memory");
+          break;
+      }
+      break;
+    }
+    case Cmd::kTouch: {
+      stats_.cmd_touch.add();
+      RelTime exptime = ctx_.clock->expiry_from_protocol(req.exptime);
+      if (store.touch(req.key, exptime)) {
+        stats_.touch_hits.add();
+        reply(out, "TOUCHED");
+      } else {
+        stats_.touch_misses.add();
+        reply(out, "NOT_FOUND");
+      }
+      break;
+    }
+    case Cmd::kFlushAll:
+      do_flush_all(req, out);
+      break;
+    case Cmd::kVersion: {
+      char buf[64];
+      size_t n = std::min(ctx_.options.version.size(), sizeof(buf) - 8);
+      memcpy(buf, "VERSION ", 8);
+      memcpy(buf + 8, ctx_.options.version.data(), n);
+      reply(out, std::string_view(buf, n + 8));
+      break;
+    }
+    case Cmd::kVerbosity:
+      log::set_verbosity(std::min<uint32_t>(req.verbosity, 2));
+      reply(out, "OK");
+      break;
+    case Cmd::kQuit:
+      *close = true;
+      break;
+    case Cmd::kShutdown:
+      if (!ctx_.options.shutdown_command) {
+        reply(out, "ERROR: shutdown not enabled");
+      } else if (req.args.empty() || req.args == "graceful") {
+        ctx_.hooks->shutdown(!req.args.empty());
+        *close = true;
+      } else {
+        reply(out, "CLIENT_ERROR invalid shutdown mode");
+      }
+      break;
+    case Cmd::kStats:
+      ctx_.hooks->stats(req.args, out);
+      break;
+    case Cmd::kReply:
+      reply(out, req.reply);
+      break;
+  }
+}
+
+void TextSession::do_get(const Request& req, OutBuffer& out) {
+  const bool touch = req.cmd == Cmd::kGat || req.cmd == Cmd::kGats;
+  const bool with_cas = req.cmd == Cmd::kGets || req.cmd == Cmd::kGats;
+  const RelTime exptime = touch ? ctx_.clock->expiry_from_protocol(req.exptime) : 0;
+  auto visit = [&](const store::ItemView& it) { append_value(out, it, with_cas); };
+  std::string_view keys = req.keys;
+  size_t i = 0;
+  while (i < keys.size()) {
+    while (i < keys.size() && keys[i] == ' ') ++i;
+    size_t start = i;
+    while (i < keys.size() && keys[i] != ' ') ++i;
+    if (i == start) break;
+    std::string_view key = keys.substr(start, i - start);
+    store::Lookup r = touch ? ctx_.store->get_and_touch(key, exptime, visit)
+                            : ctx_.store->get(key, visit);
+    if (touch) {
+      stats_.cmd_touch.add();
+      (r == store::Lookup::kHit ? stats_.touch_hits : stats_.touch_misses).add();
+    } else {
+      stats_.cmd_get.add();
+      (r == store::Lookup::kHit ? stats_.get_hits : stats_.get_misses).add();
+    }
+    if (r == store::Lookup::kExpired) stats_.get_expired.add();
+    if (r == store::Lookup::kFlushed) stats_.get_flushed.add();
+  }
+  out.append("END\r\n", 5);
+}
+
+void TextSession::begin_store(const Request& req, OutBuffer& out) {
+  store::Store& store = *ctx_.store;
+  const size_t data_bytes = static_cast<size_t>(req.vlen) + 2;
+  store::AllocStatus st = store::AllocStatus::kTooLarge;
+  if (store.size_ok(req.key.size(), req.flags, req.vlen)) {
+    RelTime exptime = ctx_.clock->expiry_from_protocol(req.exptime);
+    st = store.allocate(req.key, req.flags, exptime, req.vlen, &item_);
+  }
+  if (st != store::AllocStatus::kOk) {
+    if (st == store::AllocStatus::kTooLarge) {
+      stats_.store_too_large.add();
+      reply(out, "SERVER_ERROR object too large for cache");
+    } else {
+      stats_.store_no_memory.add();
+      reply(out, "SERVER_ERROR out of memory storing object");
+    }
+    // memcached drops the old value of a failed set, so readers never see stale data.
+    if (req.cmd == Cmd::kSet) store.remove(req.key);
+    swallow(data_bytes);
+    return;
+  }
+  store_cmd_ = req.cmd;
+  cas_unique_ = req.cas_unique;
+  value_filled_ = 0;
+  crlf_filled_ = 0;
+  state_ = State::kValue;
+}
+
+void TextSession::finish_store(OutBuffer& out) {
+  state_ = State::kLine;
+  stats_.cmd_set.add();
+  if (crlf_[0] != '\r' || crlf_[1] != '\n') {
+    item_ = store::NewItem();
+    reply(out, "CLIENT_ERROR bad data chunk");
+    return;
+  }
+  const bool is_cas = store_cmd_ == Cmd::kCas;
+  switch (ctx_.store->store(std::move(item_), mode_of(store_cmd_), cas_unique_)) {
+    case store::StoreResult::kStored:
+      if (is_cas) stats_.cas_hits.add();
+      reply(out, "STORED");
+      break;
+    case store::StoreResult::kNotStored:
+      reply(out, "NOT_STORED");
+      break;
+    case store::StoreResult::kExists:
+      if (is_cas) stats_.cas_badval.add();
+      reply(out, "EXISTS");
+      break;
+    case store::StoreResult::kNotFound:
+      if (is_cas) stats_.cas_misses.add();
+      reply(out, "NOT_FOUND");
+      break;
+    case store::StoreResult::kNoMemory:
+      stats_.store_no_memory.add();
+      reply(out, "SERVER_ERROR out of memory storing object");
+      break;
+  }
+}
+
+void TextSession::do_flush_all(const Request& req, OutBuffer& out) {
+  stats_.cmd_flush.add();
+  if (!ctx_.options.flush_enabled) {
+    reply(out, "CLIENT_ERROR flush_all not allowed");
+    return;
+  }
+  RelTime when = 0;
+  if (req.has_delay && req.exptime > 0) when = ctx_.clock->expiry_from_protocol(req.exptime);
+  ctx_.store->flush(when);
+  reply(out, "OK");
+}
+
+}  // namespace memshield::engine

@@ -1,0 +1,60 @@
+// One connection's text-protocol conversation: consumes request bytes, executes each request
+// against the store and appends memcached's exact answers. Values stream straight from the
+// input into the new item, so a 1 MB set never sits twice in memory.
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+#include "common/out_buffer.h"
+#include "engine/context.h"
+#include "engine/thread_stats.h"
+#include "protocol/text/request.h"
+#include "store/store.h"
+
+namespace memshield::engine {
+
+class TextSession {
+ public:
+  struct Result {
+    size_t consumed = 0;
+    bool close = false;  // close once `out` is written (quit, garbage, shutdown)
+  };
+
+  TextSession(Context& ctx, ThreadStats& stats, int id) : ctx_(ctx), stats_(stats), id_(id) {}
+
+  // Processes as many whole requests from `in` as there are, stopping early once `out` holds
+  // more than `out_limit` bytes (back-pressure); the caller keeps the unconsumed rest.
+  Result process(std::string_view in, OutBuffer& out, size_t out_limit = 4u << 20);
+
+ private:
+  enum class State { kLine, kValue, kSwallow };
+
+  void execute(const protocol::text::Request& req, OutBuffer& out, bool* close);
+  void begin_store(const protocol::text::Request& req, OutBuffer& out);
+  void finish_store(OutBuffer& out);
+  void do_get(const protocol::text::Request& req, OutBuffer& out);
+  void do_flush_all(const protocol::text::Request& req, OutBuffer& out);
+  void reply(OutBuffer& out, std::string_view line);
+  void swallow(size_t n) {
+    state_ = State::kSwallow;
+    pending_bytes_ = n;
+  }
+
+  Context& ctx_;
+  ThreadStats& stats_;
+  const int id_;
+  State state_ = State::kLine;
+  bool noreply_ = false;
+
+  // kValue: the item being filled, and where we are in "<value>\r\n".
+  store::NewItem item_;
+  protocol::text::Cmd store_cmd_ = protocol::text::Cmd::kSet;
+  uint64_t cas_unique_ = 0;
+  size_t value_filled_ = 0;
+  char crlf_[2] = {0, 0};
+  size_t crlf_filled_ = 0;
+  size_t pending_bytes_ = 0;  // kSwallow: bytes left to discard
+};
+
+}  // namespace memshield::engine

@@ -1,0 +1,41 @@
+// The seam between the network layer and whatever speaks over a connection: the network layer
+// moves bytes, a Session decides what they mean. net/ knows nothing of commands.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/out_buffer.h"
+
+namespace memshield::net {
+
+struct PeerInfo {
+  int fd = -1;
+  int worker = 0;            // index of the worker thread that owns the connection
+  std::string address;       // "tcp:127.0.0.1:5555", "unix:/path"
+  std::string listen_address;
+};
+
+class Session {
+ public:
+  struct Result {
+    size_t consumed = 0;
+    bool close = false;  // close after the pending output is written
+  };
+  virtual ~Session() = default;
+  // Consumes what it can of `in`, appending answers to `out`. Bytes not consumed are offered
+  // again, with more behind them, on the next call.
+  virtual Result on_input(std::string_view in, OutBuffer& out) = 0;
+};
+
+class SessionFactory {
+ public:
+  virtual ~SessionFactory() = default;
+  virtual std::unique_ptr<Session> create(const PeerInfo& peer) = 0;
+  // The line sent to a connection refused for the connection limit (with CRLF).
+  virtual std::string_view reject_message() const = 0;
+};
+
+}  // namespace memshield::net

@@ -1,0 +1,318 @@
+// See worker.h. Reads go into one per-thread scratch buffer; only the unconsumed tail of a
+// request split across packets is copied into the connection, so an idle connection holds no
+// read buffer at all.
+#include "net/worker.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace memshield::net {
+namespace {
+constexpr size_t kScratchSize = 64 * 1024;
+constexpr int kMaxEvents = 256;
+constexpr int kAcceptBatch = 64;
+constexpr int kMaxIov = 64;
+
+std::string peer_name(const sockaddr_storage& sa, const std::string& listen_address) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (sa.ss_family == AF_INET) {
+    auto* in = reinterpret_cast<const sockaddr_in*>(&sa);
+    inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+    return "tcp:" + std::string(host) + ":" + std::to_string(ntohs(in->sin_port));
+  }
+  if (sa.ss_family == AF_INET6) {
+    auto* in6 = reinterpret_cast<const sockaddr_in6*>(&sa);
+    inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+    return "tcp6:[" + std::string(host) + "]:" + std::to_string(ntohs(in6->sin6_port));
+  }
+  return listen_address;  // unix sockets: the peer has no name worth showing
+}
+}  // namespace
+
+struct Worker::Handle {
+  enum Kind { kListen, kConn, kWake } kind;
+  int fd = -1;
+  std::string address;
+  Connection* conn = nullptr;
+};
+
+struct Worker::Connection {
+  Handle handle;
+  int fd = -1;
+  std::unique_ptr<Session> session;
+  std::vector<char> in;  // unconsumed tail of the input (usually empty)
+  size_t in_len = 0;
+  OutBuffer out;
+  uint32_t events = 0;
+  bool closing = false;
+  std::atomic<RelTime> last_active{0};
+};
+
+Worker::Worker(const WorkerConfig& config, const std::vector<ListenSocket>& listeners,
+               SessionFactory& factory, ConnectionLimit& limit, ConnRegistry& registry,
+               const Clock& clock)
+    : config_(config),
+      listeners_(listeners),
+      factory_(factory),
+      limit_(limit),
+      registry_(registry),
+      clock_(clock),
+      scratch_(new char[kScratchSize]) {}
+
+Worker::~Worker() {
+  stop();
+  join();
+  if (wake_fd_ >= 0) close(wake_fd_);
+  if (epfd_ >= 0) close(epfd_);
+}
+
+void Worker::start() {
+  epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  auto wake = std::make_unique<Handle>();
+  wake->kind = Handle::kWake;
+  wake->fd = wake_fd_;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = wake.get();
+  epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+  listen_handles_.push_back(std::move(wake));
+  for (const ListenSocket& ls : listeners_) {
+    auto h = std::make_unique<Handle>();
+    h->kind = Handle::kListen;
+    h->fd = ls.fd;
+    h->address = ls.address;
+    epoll_event lev{};
+    lev.events = EPOLLIN | EPOLLEXCLUSIVE;  // wake one worker per new connection
+    lev.data.ptr = h.get();
+    epoll_ctl(epfd_, EPOLL_CTL_ADD, ls.fd, &lev);
+    listen_handles_.push_back(std::move(h));
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::stop() {
+  if (stopping_.exchange(true)) return;
+  if (wake_fd_ >= 0) {
+    uint64_t one = 1;
+    ssize_t rc = write(wake_fd_, &one, sizeof(one));
+    (void)rc;
+  }
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::run() {
+  epoll_event events[kMaxEvents];
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    int n = epoll_wait(epfd_, events, kMaxEvents, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      MS_WARN("epoll_wait failed: %s", strerror(errno));
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      auto* h = static_cast<Handle*>(events[i].data.ptr);
+      uint32_t ev = events[i].events;
+      switch (h->kind) {
+        case Handle::kWake:
+          break;
+        case Handle::kListen:
+          accept_from(h->fd, h->address);
+          break;
+        case Handle::kConn: {
+          Connection* c = h->conn;
+          if (ev & EPOLLOUT) {
+            on_writable(c);
+            if (connections_.size() <= static_cast<size_t>(c->fd) ||
+                connections_[c->fd] != c) {
+              break;  // closed while writing
+            }
+          }
+          if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
+          break;
+        }
+      }
+    }
+  }
+  for (Connection* c : connections_) {
+    if (c != nullptr) close_connection(c);
+  }
+}
+
+void Worker::accept_from(int listen_fd, const std::string& listen_address) {
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    sockaddr_storage sa{};
+    socklen_t len = sizeof(sa);
+    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&sa), &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EMFILE || errno == ENFILE) {
+        MS_WARN("accept: %s (raise the open-files limit or lower -c)", strerror(errno));
+      }
+      return;
+    }
+    if (limit_.current.fetch_add(1, std::memory_order_relaxed) >= limit_.max_connections) {
+      limit_.current.fetch_sub(1, std::memory_order_relaxed);
+      stats_.rejected_connections.add();
+      std::string_view msg = factory_.reject_message();
+      ssize_t rc = send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      (void)rc;
+      close(fd);
+      continue;
+    }
+    if (sa.ss_family == AF_INET || sa.ss_family == AF_INET6) {
+      int one = 1;
+      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    auto* c = new Connection;
+    c->fd = fd;
+    c->handle.kind = Handle::kConn;
+    c->handle.fd = fd;
+    c->handle.conn = c;
+    c->last_active.store(clock_.now(), std::memory_order_relaxed);
+    PeerInfo peer{fd, config_.index, peer_name(sa, listen_address), listen_address};
+    c->session = factory_.create(peer);
+    if (connections_.size() <= static_cast<size_t>(fd)) connections_.resize(fd + 1, nullptr);
+    connections_[fd] = c;
+    c->events = EPOLLIN;
+    epoll_event ev{};
+    ev.events = c->events;
+    ev.data.ptr = &c->handle;
+    epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
+    stats_.total_connections.add();
+    registry_.add(fd, ConnInfo{peer.address, listen_address, false, &c->last_active});
+    MS_LOG(2, "<%d new client connection from %s", fd, peer.address.c_str());
+  }
+}
+
+void Worker::on_readable(Connection* c) {
+  if (c->closing) {
+    // Waiting to finish writing; the peer's further input is not wanted.
+    ssize_t n = read(c->fd, scratch_.get(), kScratchSize);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) close_connection(c);
+    return;
+  }
+  ssize_t n;
+  if (c->in_len == 0) {
+    n = read(c->fd, scratch_.get(), kScratchSize);
+  } else {
+    // A partial request is waiting: append to it.
+    size_t want = c->in_len + kScratchSize;
+    if (want > config_.max_input_buffer) want = config_.max_input_buffer;
+    if (c->in_len >= want) {
+      close_connection(c);  // the session let a request grow past every bound
+      return;
+    }
+    if (c->in.size() < want) c->in.resize(want);
+    n = read(c->fd, c->in.data() + c->in_len, c->in.size() - c->in_len);
+  }
+  if (n == 0) {
+    close_connection(c);
+    return;
+  }
+  if (n < 0) {
+    if (errno != EAGAIN && errno != EINTR) close_connection(c);
+    return;
+  }
+  stats_.bytes_read.add(n);
+  c->last_active.store(clock_.now(), std::memory_order_relaxed);
+  if (c->in_len == 0) {
+    drive(c, scratch_.get(), n, true);
+  } else {
+    c->in_len += n;
+    drive(c, c->in.data(), c->in_len, false);
+  }
+}
+
+void Worker::drive(Connection* c, const char* data, size_t len, bool from_scratch) {
+  Session::Result r = c->session->on_input(std::string_view(data, len), c->out);
+  size_t rest = len - r.consumed;
+  if (from_scratch) {
+    if (rest > 0) {
+      c->in.assign(data + r.consumed, data + len);
+      c->in_len = rest;
+    }
+  } else {
+    if (rest > 0 && r.consumed > 0) memmove(c->in.data(), c->in.data() + r.consumed, rest);
+    c->in_len = rest;
+    if (rest == 0) std::vector<char>().swap(c->in);
+  }
+  if (r.close) c->closing = true;
+  flush(c);
+}
+
+void Worker::flush(Connection* c) {
+  while (!c->out.empty()) {
+    iovec iov[kMaxIov];
+    int cnt = c->out.fill_iov(iov, kMaxIov);
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = cnt;
+    ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) break;
+      close_connection(c);
+      return;
+    }
+    stats_.bytes_written.add(w);
+    c->out.consume(static_cast<size_t>(w));
+  }
+  if (c->out.empty() && c->closing) {
+    close_connection(c);
+    return;
+  }
+  update_interest(c);
+}
+
+void Worker::on_writable(Connection* c) {
+  bool was_paused = !(c->events & EPOLLIN);
+  flush(c);
+  if (connections_[c->fd] != c) return;
+  // Output drained below the mark: resume requests that were held back for back-pressure.
+  if (was_paused && c->in_len > 0 && !c->closing && c->out.size() <= config_.out_high_water) {
+    stats_.conn_yields.add();
+    drive(c, c->in.data(), c->in_len, false);
+  }
+}
+
+void Worker::update_interest(Connection* c) {
+  uint32_t want = 0;
+  if (!c->closing && c->out.size() <= config_.out_high_water) want |= EPOLLIN;
+  if (!c->out.empty()) want |= EPOLLOUT;
+  if (c->closing) want |= EPOLLIN;  // notice the peer going away
+  if (want == c->events) return;
+  c->events = want;
+  epoll_event ev{};
+  ev.events = want;
+  ev.data.ptr = &c->handle;
+  epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+void Worker::close_connection(Connection* c) {
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
+  registry_.remove(c->fd);
+  connections_[c->fd] = nullptr;
+  close(c->fd);
+  limit_.current.fetch_sub(1, std::memory_order_relaxed);
+  MS_LOG(2, "<%d connection closed.", c->fd);
+  delete c;
+}
+
+}  // namespace memshield::net

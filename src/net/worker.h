@@ -1,0 +1,75 @@
+// A worker thread: one epoll loop that accepts on the shared listening sockets and serves its
+// own connections start to finish (no hand-offs, so a request never crosses threads). Level-
+// triggered; one read per readiness event keeps busy connections from starving the others.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <atomic>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/out_buffer.h"
+#include "net/conn_registry.h"
+#include "net/listener.h"
+#include "net/net_stats.h"
+#include "net/session.h"
+
+namespace memshield::net {
+
+struct WorkerConfig {
+  int index = 0;
+  size_t out_high_water = 4u << 20;  // stop reading from a client that doesn't read its answers
+  size_t max_input_buffer = 9u << 20;  // longest partial request we hold (a huge multi-get line)
+};
+
+class Worker {
+ public:
+  Worker(const WorkerConfig& config, const std::vector<ListenSocket>& listeners,
+         SessionFactory& factory, ConnectionLimit& limit, ConnRegistry& registry,
+         const Clock& clock);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  // Asks the loop to close every connection and return; join() waits for it.
+  void stop();
+  void join();
+
+  const WorkerStats& stats() const { return stats_; }
+  WorkerStats& mutable_stats() { return stats_; }
+
+ private:
+  struct Connection;
+  struct Handle;  // what epoll's data.ptr points at
+
+  void run();
+  void accept_from(int listen_fd, const std::string& listen_address);
+  void on_readable(Connection* c);
+  void on_writable(Connection* c);
+  void drive(Connection* c, const char* data, size_t len, bool from_scratch);
+  void flush(Connection* c);
+  void update_interest(Connection* c);
+  void close_connection(Connection* c);
+
+  WorkerConfig config_;
+  const std::vector<ListenSocket>& listeners_;
+  SessionFactory& factory_;
+  ConnectionLimit& limit_;
+  ConnRegistry& registry_;
+  const Clock& clock_;
+  WorkerStats stats_;
+
+  int epfd_ = -1;
+  int wake_fd_ = -1;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+  std::vector<std::unique_ptr<Handle>> listen_handles_;
+  std::vector<Connection*> connections_;  // indexed by fd
+  std::unique_ptr<char[]> scratch_;        // shared read buffer: idle connections hold none
+};
+
+}  // namespace memshield::net

@@ -1,0 +1,291 @@
+// See server.h.
+#include "server/server.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "engine/text_session.h"
+#include "net/listener.h"
+#include "net/worker.h"
+#include "server/stats_report.h"
+#include "store/store.h"
+
+namespace memshield::server {
+namespace {
+
+constexpr size_t kOutHighWater = 4u << 20;
+
+// The engine's text session behind the network layer's Session interface.
+class TextConnection final : public net::Session {
+ public:
+  TextConnection(engine::Context& ctx, engine::ThreadStats& stats, int id)
+      : session_(ctx, stats, id) {}
+  Result on_input(std::string_view in, OutBuffer& out) override {
+    engine::TextSession::Result r = session_.process(in, out, kOutHighWater);
+    return {r.consumed, r.close};
+  }
+
+ private:
+  engine::TextSession session_;
+};
+
+class Server final : public net::SessionFactory, public engine::Hooks {
+ public:
+  explicit Server(const Settings& s) : settings_(s), limit_(s.max_connections) {}
+  int run();
+
+  // net::SessionFactory
+  std::unique_ptr<net::Session> create(const net::PeerInfo& peer) override {
+    return std::make_unique<TextConnection>(ctx_, *thread_stats_[peer.worker], peer.fd);
+  }
+  std::string_view reject_message() const override {
+    return "ERROR Too many open connections\r\n";
+  }
+
+  // engine::Hooks
+  void stats(std::string_view args, OutBuffer& out) override {
+    write_stats(sources_, args, out);
+  }
+  void shutdown(bool graceful) override {
+    MS_INFO("shutdown requested by a client%s", graceful ? " (graceful)" : "");
+    kill(getpid(), SIGTERM);
+  }
+
+ private:
+  bool open_listeners();
+  void warn_exposure();
+  bool drop_privileges();
+  void ticker();
+
+  const Settings& settings_;
+  int threads_ = 1;
+  Clock clock_;
+  std::unique_ptr<store::Store> store_;
+  engine::Context ctx_;
+  net::ConnectionLimit limit_;
+  net::ConnRegistry registry_;
+  std::vector<net::ListenSocket> listeners_;
+  std::vector<std::unique_ptr<engine::ThreadStats>> thread_stats_;
+  std::vector<std::unique_ptr<net::Worker>> workers_;
+  StatsSources sources_;
+
+  std::mutex tick_mu_;
+  std::condition_variable tick_cv_;
+  bool tick_stop_ = false;
+};
+
+bool Server::open_listeners() {
+  net::ListenResult r;
+  if (!settings_.unix_socket.empty()) {
+    r = net::listen_unix(settings_.unix_socket, settings_.unix_mask, settings_.backlog);
+  } else {
+    std::vector<std::string> specs = settings_.listen;
+    if (specs.empty()) specs = {"127.0.0.1", "::1"};  // safe default: this host only
+    r = net::listen_tcp(specs, settings_.tcp_port, settings_.backlog);
+  }
+  if (!r.error.empty()) {
+    fprintf(stderr, "failed to listen: %s\n", r.error.c_str());
+    for (auto& ls : r.sockets) close(ls.fd);
+    return false;
+  }
+  listeners_ = std::move(r.sockets);
+  std::string summary;
+  for (const auto& ls : listeners_) {
+    if (!summary.empty()) summary += ",";
+    summary += ls.address;
+    MS_LOG(1, "listening on %s", ls.address.c_str());
+  }
+  sources_.listen_summary = summary;
+  return true;
+}
+
+void Server::warn_exposure() {
+  for (const auto& ls : listeners_) {
+    if (ls.loopback) continue;
+    MS_WARN("listening on %s: memshield is reachable from other hosts, with no access control "
+            "list and no authentication; anyone who can reach it can read, write and flush the "
+            "cache. Bind to loopback (omit -l) or a private address unless that is intended.",
+            ls.address.c_str());
+  }
+  if (settings_.udp_port != 0) {
+    MS_WARN("-U %d: UDP is not available in this build; memshield serves TCP only",
+            settings_.udp_port);
+  }
+}
+
+bool Server::drop_privileges() {
+  if (getuid() != 0 && geteuid() != 0) return true;
+  if (settings_.user.empty()) {
+    MS_WARN("running as root; pass -u USER to drop privileges after binding");
+    return true;
+  }
+  passwd* pw = getpwnam(settings_.user.c_str());
+  if (pw == nullptr) {
+    fprintf(stderr, "can't find the user %s to switch to\n", settings_.user.c_str());
+    return false;
+  }
+  if (setgroups(0, nullptr) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+    fprintf(stderr, "failed to assume identity of user %s: %s\n", settings_.user.c_str(),
+            strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+void Server::ticker() {
+  std::unique_lock<std::mutex> lock(tick_mu_);
+  while (!tick_stop_) {
+    tick_cv_.wait_for(lock, std::chrono::milliseconds(200));
+    clock_.tick();
+    lock.unlock();
+    store_->reclaim_expired(4096);  // a bounded slice each tick; lookups catch the rest lazily
+    lock.lock();
+  }
+}
+
+int Server::run() {
+  log::set_verbosity(settings_.verbosity);
+  for (const std::string& w : settings_.warnings) MS_WARN("%s", w.c_str());
+
+  threads_ = settings_.threads > 0 ? settings_.threads
+                                   : static_cast<int>(std::thread::hardware_concurrency());
+  if (threads_ <= 0) threads_ = 1;
+
+  // Signals are taken synchronously by the main thread; workers inherit the mask.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);
+  sigaddset(&sigs, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  // Enough descriptors for -c connections plus listeners and slack.
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    rlim_t want = static_cast<rlim_t>(settings_.max_connections) + 64;
+    if (rl.rlim_cur < want) {
+      rl.rlim_cur = std::min(want, rl.rlim_max);
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
+  }
+  if (settings_.enable_coredumps) {
+    rlimit core{RLIM_INFINITY, RLIM_INFINITY};
+    setrlimit(RLIMIT_CORE, &core);
+  }
+
+  if (!open_listeners()) return 71;  // EX_OSERR, as memcached exits when it cannot bind
+  warn_exposure();
+
+  if (settings_.daemonize) {
+    if (daemon(1, settings_.verbosity > 0) != 0) {
+      fprintf(stderr, "failed to daemonize: %s\n", strerror(errno));
+      return 71;
+    }
+  }
+  if (!drop_privileges()) return 71;
+  if (settings_.lock_memory && mlockall(MCL_CURRENT | MCL_FUTURE) != 0) {
+    MS_WARN("-k: failed to lock memory: %s", strerror(errno));
+  }
+  if (!settings_.pidfile.empty()) {
+    FILE* f = fopen(settings_.pidfile.c_str(), "w");
+    if (f != nullptr) {
+      fprintf(f, "%d\n", static_cast<int>(getpid()));
+      fclose(f);
+    } else {
+      MS_WARN("could not write pid file %s: %s", settings_.pidfile.c_str(), strerror(errno));
+    }
+  }
+
+  store::Config sc;
+  sc.memory_limit = settings_.memory_limit_mb << 20;
+  sc.evict = settings_.evict;
+  sc.use_cas = settings_.use_cas;
+  sc.item_size_max = settings_.item_size_max;
+  store_ = std::make_unique<store::Store>(sc, clock_);
+
+  ctx_.store = store_.get();
+  ctx_.clock = &clock_;
+  ctx_.hooks = this;
+  ctx_.options.flush_enabled = settings_.flush_enabled;
+  ctx_.options.shutdown_command = settings_.shutdown_command;
+  ctx_.options.version = version_string();
+
+  for (int i = 0; i < threads_; ++i) {
+    thread_stats_.push_back(std::make_unique<engine::ThreadStats>());
+  }
+  sources_.settings = &settings_;
+  sources_.clock = &clock_;
+  sources_.store = store_.get();
+  sources_.limit = &limit_;
+  sources_.registry = &registry_;
+  sources_.threads = threads_;
+  for (int i = 0; i < threads_; ++i) {
+    net::WorkerConfig wc;
+    wc.index = i;
+    wc.out_high_water = kOutHighWater;
+    workers_.push_back(std::make_unique<net::Worker>(wc, listeners_, *this, limit_, registry_,
+                                                     clock_));
+    sources_.thread_stats.push_back(thread_stats_[i].get());
+    sources_.worker_stats.push_back(&workers_.back()->mutable_stats());
+  }
+  for (const auto& ls : listeners_) {
+    registry_.add(ls.fd, net::ConnInfo{ls.address, ls.address, true, nullptr});
+  }
+
+  std::thread tick([this] { ticker(); });
+  for (auto& w : workers_) w->start();
+  MS_LOG(1, "memshield ready: %d worker threads, %zu MB memory limit", threads_,
+         settings_.memory_limit_mb);
+
+  for (;;) {
+    int sig = 0;
+    if (sigwait(&sigs, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      MS_LOG(1, "SIGHUP: nothing to reload yet");
+      continue;
+    }
+    MS_LOG(1, "signal %d: shutting down", sig);
+    break;
+  }
+
+  for (auto& w : workers_) w->stop();
+  for (auto& w : workers_) w->join();
+  {
+    std::lock_guard<std::mutex> g(tick_mu_);
+    tick_stop_ = true;
+  }
+  tick_cv_.notify_all();
+  tick.join();
+  for (const auto& ls : listeners_) close(ls.fd);
+  if (!settings_.unix_socket.empty()) unlink(settings_.unix_socket.c_str());
+  if (!settings_.pidfile.empty()) unlink(settings_.pidfile.c_str());
+  workers_.clear();
+  return 0;
+}
+
+}  // namespace
+
+int run_server(const Settings& settings) {
+  Server server(settings);
+  return server.run();
+}
+
+}  // namespace memshield::server

@@ -1,0 +1,283 @@
+// See stats_report.h.
+#include "server/stats_report.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <string>
+
+namespace memshield::server {
+namespace {
+
+class StatWriter {
+ public:
+  explicit StatWriter(OutBuffer& out) : out_(out) {}
+  void u64(std::string_view name, uint64_t v) {
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%" PRIu64, v);
+    str(name, std::string_view(buf, n));
+  }
+  void str(std::string_view name, std::string_view v) {
+    out_.append("STAT ", 5);
+    out_.append(name);
+    out_.append(" ", 1);
+    out_.append(v);
+    out_.append("\r\n", 2);
+  }
+  void fmt(std::string_view name, const char* f, double v) {
+    char buf[64];
+    int n = snprintf(buf, sizeof(buf), f, v);
+    str(name, std::string_view(buf, n));
+  }
+  void end() { out_.append("END\r\n", 5); }
+
+ private:
+  OutBuffer& out_;
+};
+
+void sum_threads(const StatsSources& src, engine::ThreadStats* total) {
+  for (engine::ThreadStats* t : src.thread_stats) {
+#define MEMSHIELD_SUM(name) total->name.add(t->name.get());
+    MEMSHIELD_COMMAND_COUNTERS(MEMSHIELD_SUM)
+#undef MEMSHIELD_SUM
+  }
+}
+
+struct NetTotals {
+  uint64_t total_connections = 0, rejected = 0, bytes_read = 0, bytes_written = 0, yields = 0;
+};
+
+NetTotals sum_net(const StatsSources& src) {
+  NetTotals n;
+  for (net::WorkerStats* w : src.worker_stats) {
+    n.total_connections += w->total_connections.get();
+    n.rejected += w->rejected_connections.get();
+    n.bytes_read += w->bytes_read.get();
+    n.bytes_written += w->bytes_written.get();
+    n.yields += w->conn_yields.get();
+  }
+  return n;
+}
+
+void general(const StatsSources& src, StatWriter& w) {
+  const RelTime now = src.clock->now();
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  char buf[64];
+  w.u64("pid", static_cast<uint64_t>(getpid()));
+  w.u64("uptime", now >= 60 ? now - 60 : 0);  // memcached: current_time - ITEM_UPDATE_INTERVAL
+  w.u64("time", static_cast<uint64_t>(src.clock->unix_now()));
+  w.str("version", version_string());
+  w.str("libevent", "none");
+  w.u64("pointer_size", sizeof(void*) * 8);
+  snprintf(buf, sizeof(buf), "%ld.%06ld", static_cast<long>(ru.ru_utime.tv_sec),
+           static_cast<long>(ru.ru_utime.tv_usec));
+  w.str("rusage_user", buf);
+  snprintf(buf, sizeof(buf), "%ld.%06ld", static_cast<long>(ru.ru_stime.tv_sec),
+           static_cast<long>(ru.ru_stime.tv_usec));
+  w.str("rusage_system", buf);
+  NetTotals net = sum_net(src);
+  const uint64_t curr = static_cast<uint64_t>(src.limit->current.load());
+  w.u64("max_connections", static_cast<uint64_t>(src.settings->max_connections));
+  w.u64("curr_connections", curr);
+  w.u64("total_connections", net.total_connections);
+  w.u64("rejected_connections", net.rejected);
+  w.u64("connection_structures", curr);
+  w.u64("response_obj_oom", 0);
+  w.u64("response_obj_count", 0);
+  w.u64("response_obj_bytes", 0);
+  w.u64("read_buf_count", 0);
+  w.u64("read_buf_bytes", 0);
+  w.u64("read_buf_bytes_free", 0);
+  w.u64("read_buf_oom", 0);
+  w.u64("reserved_fds", 0);
+  engine::ThreadStats t;
+  sum_threads(src, &t);
+#define MEMSHIELD_EMIT(name) w.u64(#name, t.name.get());
+  MEMSHIELD_COMMAND_COUNTERS(MEMSHIELD_EMIT)
+#undef MEMSHIELD_EMIT
+  store::Stats s = src.store->stats();
+  w.u64("bytes_read", net.bytes_read);
+  w.u64("bytes_written", net.bytes_written);
+  w.u64("limit_maxbytes", s.limit_maxbytes);
+  w.u64("accepting_conns", 1);
+  w.u64("listen_disabled_num", 0);
+  w.u64("time_in_listen_disabled_us", 0);
+  w.u64("threads", static_cast<uint64_t>(src.threads));
+  w.u64("conn_yields", net.yields);
+  w.u64("hash_power_level", s.hash_power_level);
+  w.u64("hash_bytes", s.hash_bytes);
+  w.u64("hash_is_expanding", 0);
+  for (const char* name :
+       {"slab_reassign_rescues", "slab_reassign_chunk_rescues", "slab_reassign_evictions_nomem",
+        "slab_reassign_inline_reclaim", "slab_reassign_busy_items", "slab_reassign_busy_deletes",
+        "slab_reassign_running", "slabs_moved", "lru_crawler_running", "lru_crawler_starts",
+        "lru_maintainer_juggles"}) {
+    w.u64(name, 0);
+  }
+  w.u64("malloc_fails", s.malloc_fails);
+  for (const char* name : {"log_worker_dropped", "log_worker_written", "log_watcher_skipped",
+                           "log_watcher_sent", "log_watchers", "unexpected_napi_ids",
+                           "round_robin_fallback"}) {
+    w.u64(name, 0);
+  }
+  w.u64("bytes", s.bytes);
+  w.u64("curr_items", s.curr_items);
+  w.u64("total_items", s.total_items);
+  w.u64("slab_global_page_pool", 0);
+  w.u64("expired_unfetched", s.expired_unfetched);
+  w.u64("evicted_unfetched", s.evicted_unfetched);
+  w.u64("evicted_active", s.evicted_active);
+  w.u64("evictions", s.evictions);
+  w.u64("reclaimed", s.reclaimed);
+  w.u64("crawler_reclaimed", s.crawler_reclaimed);
+  w.u64("crawler_items_checked", s.crawler_items_checked);
+  for (const char* name : {"lrutail_reflocked", "moves_to_cold", "moves_to_warm",
+                           "moves_within_lru", "direct_reclaims", "lru_bumps_dropped"}) {
+    w.u64(name, 0);
+  }
+}
+
+void settings_report(const StatsSources& src, StatWriter& w) {
+  const Settings& st = *src.settings;
+  const char* yes_no[] = {"no", "yes"};
+  w.u64("maxbytes", st.memory_limit_mb << 20);
+  w.u64("maxconns", static_cast<uint64_t>(st.max_connections));
+  w.u64("tcpport", static_cast<uint64_t>(st.tcp_port));
+  w.u64("udpport", static_cast<uint64_t>(st.udp_port));
+  w.str("inter", src.listen_summary.empty() ? "NULL" : src.listen_summary);
+  w.u64("verbosity", static_cast<uint64_t>(st.verbosity));
+  w.u64("oldest", 0);
+  w.str("evictions", st.evict ? "on" : "off");
+  w.str("domain_socket", st.unix_socket.empty() ? "NULL" : st.unix_socket);
+  char mask[16];
+  snprintf(mask, sizeof(mask), "%o", st.unix_mask);
+  w.str("umask", mask);
+  w.str("shutdown_command", yes_no[st.shutdown_command]);
+  w.fmt("growth_factor", "%.2f", st.growth_factor);
+  w.u64("chunk_size", static_cast<uint64_t>(st.chunk_size));
+  w.u64("num_threads", static_cast<uint64_t>(src.threads));
+  w.u64("num_threads_per_udp", static_cast<uint64_t>(src.threads));
+  w.str("stat_key_prefix", std::string(1, st.prefix_delimiter));
+  w.str("detail_enabled", yes_no[st.detail_enabled]);
+  w.u64("reqs_per_event", static_cast<uint64_t>(st.reqs_per_event));
+  w.str("cas_enabled", yes_no[st.use_cas]);
+  w.u64("tcp_backlog", static_cast<uint64_t>(st.backlog));
+  w.str("binding_protocol", st.protocol == BindingProtocol::kAscii    ? "ascii"
+                            : st.protocol == BindingProtocol::kBinary ? "binary"
+                                                                      : "auto-negotiate");
+  w.str("auth_enabled_sasl", yes_no[st.sasl]);
+  w.str("auth_enabled_ascii", yes_no[!st.auth_file.empty()]);
+  w.u64("item_size_max", st.item_size_max);
+  w.str("maxconns_fast", yes_no[st.maxconns_fast]);
+  w.u64("hashpower_init", static_cast<uint64_t>(st.hashpower_init));
+  w.str("flush_enabled", yes_no[st.flush_enabled]);
+  w.str("dump_enabled", yes_no[st.dump_enabled]);
+  w.str("hash_algorithm", "xxh3");
+  w.u64("idle_timeout", static_cast<uint64_t>(st.idle_timeout));
+  w.str("ssl_enabled", yes_no[st.ssl]);
+  w.str("eviction_policy", "gclock");
+}
+
+void items_report(const StatsSources& src, StatWriter& w) {
+  store::Stats s = src.store->stats();
+  if (s.curr_items == 0) return;
+  // memshield has no slab classes: everything is reported as one class, id 1.
+  w.u64("items:1:number", s.curr_items);
+  w.u64("items:1:number_hot", 0);
+  w.u64("items:1:number_warm", 0);
+  w.u64("items:1:number_cold", s.curr_items);
+  w.u64("items:1:age_hot", 0);
+  w.u64("items:1:age_warm", 0);
+  w.u64("items:1:age", 0);
+  w.u64("items:1:mem_requested", s.bytes);
+  w.u64("items:1:evicted", s.evictions);
+  w.u64("items:1:evicted_nonzero", 0);
+  w.u64("items:1:evicted_time", 0);
+  w.u64("items:1:outofmemory", 0);
+  w.u64("items:1:tailrepairs", 0);
+  w.u64("items:1:reclaimed", s.reclaimed);
+  w.u64("items:1:expired_unfetched", s.expired_unfetched);
+  w.u64("items:1:evicted_unfetched", s.evicted_unfetched);
+  w.u64("items:1:evicted_active", s.evicted_active);
+  w.u64("items:1:crawler_reclaimed", s.crawler_reclaimed);
+  w.u64("items:1:crawler_items_checked", s.crawler_items_checked);
+}
+
+void slabs_report(const StatsSources& src, StatWriter& w) {
+  store::Stats s = src.store->stats();
+  if (s.curr_items > 0) {
+    w.u64("1:chunk_size", s.curr_items ? s.bytes / s.curr_items : 0);
+    w.u64("1:used_chunks", s.curr_items);
+    w.u64("1:mem_requested", s.bytes);
+  }
+  w.u64("active_slabs", s.curr_items > 0 ? 1 : 0);
+  w.u64("total_malloced", s.bytes + s.hash_bytes);
+}
+
+void conns_report(const StatsSources& src, StatWriter& w) {
+  const RelTime now = src.clock->now();
+  src.registry->for_each([&](int fd, const net::ConnInfo& c) {
+    std::string p = std::to_string(fd) + ":";
+    w.str(p + "addr", c.address);
+    w.str(p + "listen_addr", c.listen_address);
+    w.str(p + "state", c.listening ? "conn_listening" : "conn_parse_cmd");
+    RelTime last = c.last_active ? c.last_active->load(std::memory_order_relaxed) : now;
+    w.u64(p + "secs_since_last_cmd", now >= last ? now - last : 0);
+  });
+}
+
+}  // namespace
+
+void reset_stats(const StatsSources& src) {
+  for (engine::ThreadStats* t : src.thread_stats) t->reset();
+  for (net::WorkerStats* n : src.worker_stats) n->reset();
+  src.store->reset_stats();
+}
+
+void write_stats(const StatsSources& src, std::string_view args, OutBuffer& out) {
+  StatWriter w(out);
+  std::string_view sub = args.substr(0, args.find(' '));
+  std::string_view rest = sub.size() < args.size() ? args.substr(sub.size() + 1) : "";
+  while (!rest.empty() && rest[0] == ' ') rest.remove_prefix(1);
+  if (sub.empty()) {
+    general(src, w);
+  } else if (sub == "reset") {
+    reset_stats(src);
+    out.append("RESET\r\n", 7);
+    return;
+  } else if (sub == "detail") {
+    std::string_view mode = rest.substr(0, rest.find(' '));
+    if (mode == "on" || mode == "off") {
+      out.append("OK\r\n", 4);
+    } else if (mode == "dump") {
+      out.append("END\r\n", 5);
+    } else {
+      out.append("CLIENT_ERROR usage: stats detail on|off|dump\r\n");
+    }
+    return;
+  } else if (sub == "settings") {
+    settings_report(src, w);
+  } else if (sub == "items") {
+    items_report(src, w);
+  } else if (sub == "slabs") {
+    slabs_report(src, w);
+  } else if (sub == "sizes") {
+    w.str("sizes_status", "disabled");
+  } else if (sub == "conns") {
+    conns_report(src, w);
+  } else if (sub == "cachedump") {
+    if (!src.settings->dump_enabled) {
+      out.append("CLIENT_ERROR stats cachedump not allowed\r\n");
+      return;
+    }
+  } else {
+    out.append("ERROR\r\n", 7);
+    return;
+  }
+  w.end();
+}
+
+}  // namespace memshield::server

@@ -1,0 +1,63 @@
+// The in-memory layout of one stored item: a 26-byte packed header, then the key, then the value,
+// all in a single malloc'd block so an item costs one allocation and one pointer in the table.
+// The value is stored without memcached's trailing CRLF; protocols add it on the way out.
+#pragma once
+
+#include <malloc.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+#include "common/clock.h"
+
+namespace memshield::store {
+
+// Packed so the header is 26 bytes rather than 32; every field still sits at its natural
+// alignment because malloc returns 16-byte aligned blocks and cas comes first.
+#pragma pack(push, 1)
+struct Item {
+  uint64_t cas;
+  RelTime exptime;  // 0 = never
+  RelTime time;     // last store, or last access (bumped at most once per kUpdateInterval)
+  uint32_t flags;
+  uint32_t vlen;
+  uint8_t nkey;
+  uint8_t bits;  // kFreqMask: GCLOCK frequency 0..3; kFetched: read at least once
+
+  static constexpr uint8_t kFreqMask = 0x3;
+  static constexpr uint8_t kFreqMax = 3;
+  static constexpr uint8_t kFetched = 0x4;
+
+  char* key_data() { return reinterpret_cast<char*>(this) + sizeof(Item); }
+  const char* key_data() const { return reinterpret_cast<const char*>(this) + sizeof(Item); }
+  char* value_data() { return key_data() + nkey; }
+  const char* value_data() const { return key_data() + nkey; }
+  std::string_view key() const { return {key_data(), nkey}; }
+  std::string_view value() const { return {value_data(), vlen}; }
+
+  uint8_t freq() const { return bits & kFreqMask; }
+  void set_freq(uint8_t f) { bits = static_cast<uint8_t>((bits & ~kFreqMask) | f); }
+  void bump_freq() {
+    if (freq() < kFreqMax) set_freq(static_cast<uint8_t>(freq() + 1));
+  }
+  bool fetched() const { return (bits & kFetched) != 0; }
+};
+#pragma pack(pop)
+
+static_assert(sizeof(Item) == 26, "item header grew");
+
+// memcached refreshes an item's access time at most once a minute (ITEM_UPDATE_INTERVAL), which
+// keeps reads from writing a shared cache line every time and decides what flush_all covers.
+inline constexpr RelTime kUpdateInterval = 60;
+
+inline size_t item_alloc_size(size_t nkey, size_t vlen) { return sizeof(Item) + nkey + vlen; }
+
+// What an item costs against the memory limit: the usable block plus glibc's 8-byte chunk
+// header, so the count tracks what malloc really holds rather than what we asked for.
+inline size_t item_footprint(const Item* it) {
+  return malloc_usable_size(const_cast<Item*>(it)) + 8;
+}
+
+}  // namespace memshield::store

@@ -1,0 +1,68 @@
+// One shard's index: an open-addressing table (linear probing, backward-shift deletion) of item
+// pointers tagged with 16 hash bits in their unused upper bits, so a probe that meets another
+// key's slot almost never dereferences that item. Not thread-safe: the shard lock guards it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "store/item.h"
+
+namespace memshield::store {
+
+class SlotTable {
+ public:
+  static constexpr size_t kNone = SIZE_MAX;
+
+  SlotTable() = default;
+  ~SlotTable();
+  SlotTable(const SlotTable&) = delete;
+  SlotTable& operator=(const SlotTable&) = delete;
+
+  // Allocates 2^cap_log2 empty slots; false if malloc failed.
+  bool init(unsigned cap_log2);
+
+  size_t capacity() const { return mask_ + 1; }
+  size_t size() const { return count_; }
+  size_t bytes() const { return slots_ == nullptr ? 0 : capacity() * sizeof(uint64_t); }
+  // Past ~0.75 load linear probing's miss cost climbs steeply; grow before inserting beyond it.
+  bool needs_grow() const { return (count_ + 1) * 4 > capacity() * 3; }
+
+  // Slot index of `key` (whose hash is h), or kNone.
+  size_t find(std::string_view key, uint64_t h) const;
+  // The item in slot i, or nullptr when the slot is empty.
+  Item* item_at(size_t i) const { return decode(slots_[i & mask_]); }
+  // Swaps the item in slot i for another with the same key (so the same tag and home).
+  void replace_at(size_t i, Item* it);
+  // Inserts an item whose key is absent. The caller grows the table first when needs_grow().
+  void insert(uint64_t h, Item* it);
+  // Empties slot i, shifting later members of its probe run back so lookups need no tombstones.
+  void erase_at(size_t i);
+  // Doubles the capacity, rehashing every item; false (table unchanged) if malloc failed.
+  bool grow();
+
+  // Calls f(Item*) for every item; used by the destructor of the store.
+  template <class F>
+  void for_each(F&& f) const {
+    for (size_t i = 0; slots_ != nullptr && i <= mask_; ++i) {
+      if (Item* it = decode(slots_[i])) f(it);
+    }
+  }
+
+  static size_t shard_hash_tag(uint64_t h) { return (h >> 32) & 0xFFFF; }
+
+ private:
+  static constexpr int kTagShift = 48;
+  static constexpr uint64_t kPtrMask = (uint64_t{1} << kTagShift) - 1;
+
+  static uint64_t encode(Item* it, uint64_t h);
+  static Item* decode(uint64_t slot) { return reinterpret_cast<Item*>(slot & kPtrMask); }
+  size_t home_of(uint64_t slot) const;
+
+  uint64_t* slots_ = nullptr;
+  size_t mask_ = 0;
+  size_t count_ = 0;
+};
+
+}  // namespace memshield::store

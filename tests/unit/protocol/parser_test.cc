@@ -1,0 +1,145 @@
+// Text protocol parsing: line framing, tokenizing, and memcached's exact errors per command.
+#include "protocol/text/parser.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "protocol/text/tokenizer.h"
+
+namespace memshield::protocol::text {
+namespace {
+
+Request parse(std::string_view line) {
+  Request r;
+  parse_line(line, &r);
+  return r;
+}
+
+void expect_reply(std::string_view line, std::string_view reply) {
+  Request r = parse(line);
+  EXPECT_EQ(r.cmd, Cmd::kReply) << line;
+  EXPECT_EQ(r.reply, reply) << line;
+}
+
+TEST(FindLine, StripsCrLfAndLfAndCutsAtNul) {
+  Line l;
+  ASSERT_EQ(find_line("get a\r\nrest", &l), LineStatus::kLine);
+  EXPECT_EQ(l.text, "get a");
+  EXPECT_EQ(l.consumed, 7u);
+  ASSERT_EQ(find_line("get a\nrest", &l), LineStatus::kLine);
+  EXPECT_EQ(l.text, "get a");
+  EXPECT_EQ(l.consumed, 6u);
+  ASSERT_EQ(find_line(std::string_view("get a\0b\r\n", 9), &l), LineStatus::kLine);
+  EXPECT_EQ(l.text, "get a");
+  ASSERT_EQ(find_line("\r\n", &l), LineStatus::kLine);
+  EXPECT_EQ(l.text, "\r");  // memcached strips '\r' only from lines longer than one byte
+}
+
+TEST(FindLine, LongLinesCloseUnlessMultiGet) {
+  Line l;
+  EXPECT_EQ(find_line(std::string(2048, 'x'), &l), LineStatus::kNeedMore);
+  EXPECT_EQ(find_line(std::string(2049, 'x'), &l), LineStatus::kTooLong);
+  EXPECT_EQ(find_line("get " + std::string(5000, 'k'), &l), LineStatus::kNeedMore);
+  EXPECT_EQ(find_line("gets " + std::string(5000, 'k'), &l), LineStatus::kNeedMore);
+  EXPECT_EQ(find_line(std::string(101, ' ') + "get " + std::string(5000, 'k'), &l),
+            LineStatus::kTooLong);
+}
+
+TEST(Tokenizer, SplitsOnSpacesOnlyAndKeepsTheRest) {
+  Tokens t;
+  tokenize("  set  a\tb 0 ", &t);
+  ASSERT_EQ(t.n, 3u);
+  EXPECT_EQ(t.tok[1], "a\tb");
+  std::string line = "get";
+  for (int i = 0; i < 30; ++i) line += " k" + std::to_string(i);
+  tokenize(line, &t);
+  EXPECT_EQ(t.n, Tokens::kMax);
+  EXPECT_TRUE(t.has_rest);
+  EXPECT_EQ(t.rest.substr(0, 3), "k22");
+}
+
+TEST(Parse, Storage) {
+  Request r = parse("set foo 5 100 3");
+  EXPECT_EQ(r.cmd, Cmd::kSet);
+  EXPECT_EQ(r.key, "foo");
+  EXPECT_EQ(r.flags, 5u);
+  EXPECT_EQ(r.exptime, 100);
+  EXPECT_EQ(r.vlen, 3u);
+  EXPECT_FALSE(r.noreply);
+  EXPECT_TRUE(parse("add foo 0 0 1 noreply").noreply);
+  EXPECT_FALSE(parse("add foo 0 0 1 nope").noreply);
+  r = parse("cas foo 0 0 1 99");
+  EXPECT_EQ(r.cmd, Cmd::kCas);
+  EXPECT_EQ(r.cas_unique, 99u);
+  EXPECT_EQ(parse("set a 4294967296 0 1").flags, 0u);  // memcached truncates to 32 bits
+  EXPECT_EQ(parse("set a +5 0 1").flags, 5u);
+}
+
+TEST(Parse, StorageErrors) {
+  expect_reply("set a 0 0", "ERROR");
+  expect_reply("set a 0 0 1 noreply extra", "ERROR");
+  expect_reply("cas a 0 0 1", "ERROR");
+  expect_reply("set a b 0 1", "CLIENT_ERROR bad command line format");
+  expect_reply("set a -1 0 1", "CLIENT_ERROR bad command line format");
+  expect_reply("set a 0 0 -1", "CLIENT_ERROR bad command line format");
+  expect_reply("set a 0 x 1", "CLIENT_ERROR bad command line format");
+  expect_reply("cas a 0 0 1 x", "CLIENT_ERROR bad command line format");
+  expect_reply("set " + std::string(251, 'k') + " 0 0 1", "CLIENT_ERROR bad command line format");
+  EXPECT_EQ(parse("set " + std::string(250, 'k') + " 0 0 1").cmd, Cmd::kSet);
+  EXPECT_TRUE(parse("set a b 0 1 noreply").noreply);  // errors obey noreply, as in memcached
+}
+
+TEST(Parse, GetFamily) {
+  Request r = parse("get a b  c");
+  EXPECT_EQ(r.cmd, Cmd::kGet);
+  EXPECT_EQ(r.keys, "a b  c");
+  r = parse("gat 10 a b");
+  EXPECT_EQ(r.cmd, Cmd::kGat);
+  EXPECT_EQ(r.exptime, 10);
+  EXPECT_EQ(r.keys, "a b");
+  EXPECT_EQ(parse("gats 10").keys, "");
+  expect_reply("get", "ERROR");
+  expect_reply("gat x a", "CLIENT_ERROR invalid exptime argument");
+  expect_reply("get a " + std::string(251, 'k') + " b", "CLIENT_ERROR bad command line format");
+  expect_reply("GET a", "ERROR");
+  EXPECT_EQ(parse("bget a").cmd, Cmd::kGet);
+}
+
+TEST(Parse, OtherCommands) {
+  EXPECT_EQ(parse("delete a").cmd, Cmd::kDelete);
+  EXPECT_EQ(parse("delete a 0").cmd, Cmd::kDelete);
+  EXPECT_TRUE(parse("delete a noreply").noreply);
+  EXPECT_TRUE(parse("delete a 0 noreply").noreply);
+  const char* usage = "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]";
+  expect_reply("delete a 1", usage);
+  expect_reply("delete a 1 noreply", usage);
+  expect_reply("delete a 0 0", usage);
+  Request r = parse("incr a 18446744073709551615");
+  EXPECT_EQ(r.cmd, Cmd::kIncr);
+  EXPECT_EQ(r.delta, UINT64_MAX);
+  expect_reply("incr a x", "CLIENT_ERROR invalid numeric delta argument");
+  expect_reply("decr a -1", "CLIENT_ERROR invalid numeric delta argument");
+  expect_reply("incr a", "ERROR");
+  EXPECT_EQ(parse("touch a 10").cmd, Cmd::kTouch);
+  expect_reply("touch a x", "CLIENT_ERROR invalid exptime argument");
+  EXPECT_EQ(parse("flush_all").cmd, Cmd::kFlushAll);
+  EXPECT_FALSE(parse("flush_all noreply").has_delay);
+  r = parse("flush_all 10 noreply");
+  EXPECT_TRUE(r.has_delay);
+  EXPECT_EQ(r.exptime, 10);
+  expect_reply("flush_all x", "CLIENT_ERROR invalid exptime argument");
+  expect_reply("flush_all 1 2 3", "ERROR");
+  EXPECT_EQ(parse("verbosity 1").verbosity, 1u);
+  expect_reply("verbosity", "ERROR");
+  expect_reply("verbosity x", "CLIENT_ERROR bad command line format");
+  EXPECT_EQ(parse("version").cmd, Cmd::kVersion);
+  EXPECT_EQ(parse("quit").cmd, Cmd::kQuit);
+  EXPECT_EQ(parse("stats settings").args, "settings");
+  expect_reply("", "ERROR");
+  expect_reply("x", "ERROR");
+  expect_reply("foo", "ERROR");
+}
+
+}  // namespace
+}  // namespace memshield::protocol::text
