@@ -21,6 +21,7 @@ class OutBuffer {
   OutBuffer& operator=(const OutBuffer&) = delete;
 
   void append(const char* p, size_t n) {
+    if (n == 0) return;
     if (n <= tail_room()) {
       Block& b = blocks_.back();
       memcpy(b.data.get() + b.end, p, n);
@@ -34,7 +35,7 @@ class OutBuffer {
 
   // Contiguous space for up to n bytes (n <= kBlockSize); follow with commit(used).
   char* reserve(size_t n) {
-    if (n > tail_room()) add_block(n);
+    if (n > tail_room() || blocks_.size() == head_) add_block(n);
     Block& b = blocks_.back();
     return b.data.get() + b.end;
   }

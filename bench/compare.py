@@ -1,0 +1,255 @@
+#!/usr/bin/python3
+"""Side-by-side throughput, latency, CPU-per-request and memory comparison of memshield,
+memcached and the no-op ceiling server. Every server runs with the same -t and -m on a free
+loopback port; the same memshield-loadgen scenario runs against each, servers interleaved
+within every repeat, and medians over the repeats are reported with their ratios.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+
+KEYS = 100_000
+KEY_SIZE = 32
+VALUE_SIZE = 100
+
+# name -> (description, loadgen arguments); fixed_rate gets its --rate at run time.
+SCENARIOS = {
+    "get90_set10": ("90% get / 10% set, 50 conns, unpipelined",
+                    ["--ratio", "90:10", "--connections", "50", "--pipeline", "1"]),
+    "get90_set10_p16": ("90% get / 10% set, 50 conns, pipeline 16",
+                        ["--ratio", "90:10", "--connections", "50", "--pipeline", "16"]),
+    "multiget10": ("get of 10 keys per request, 50 conns, unpipelined",
+                   ["--ratio", "100:0", "--multiget", "10", "--connections", "50"]),
+    "get50_set50": ("50% get / 50% set, 50 conns, unpipelined",
+                    ["--ratio", "50:50", "--connections", "50", "--pipeline", "1"]),
+    "fixed_rate": ("90% get / 10% set, 50 conns, fixed total rate below saturation",
+                   ["--ratio", "90:10", "--connections", "50", "--pipeline", "1"]),
+}
+ALL_SCENARIOS = list(SCENARIOS) + ["memory"]
+
+MEMORY_ITEMS = 1_000_000
+MEMORY_KEY = 32
+MEMORY_VALUE = 100
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("scenarios", nargs="*", default=ALL_SCENARIOS,
+                   help=f"scenario names (default all): {', '.join(ALL_SCENARIOS)}")
+    p.add_argument("--servers", default="memshield,memcached,noop")
+    p.add_argument("--duration", type=float, default=10, help="measured seconds per run")
+    p.add_argument("--warmup", type=float, default=1, help="unmeasured seconds per run")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=2, help="server worker threads (-t)")
+    p.add_argument("--memory", type=int, default=1024, help="server -m for the load scenarios")
+    p.add_argument("--loadgen-threads", type=int, default=2)
+    p.add_argument("--rate", type=float, default=0,
+                   help="fixed_rate req/s (default: half the slowest real server's "
+                        "get90_set10 median, or 20000)")
+    p.add_argument("--memshield", help="path to the memshield binary")
+    p.add_argument("--loadgen", help="path to memshield-loadgen")
+    p.add_argument("--noop", help="path to memshield-noop")
+    p.add_argument("--json-out", help="also write all results to this file")
+    args = p.parse_args()
+    for s in args.scenarios:
+        if s not in ALL_SCENARIOS:
+            p.error(f"unknown scenario {s}")
+    if not 0 < args.duration <= 600 or not 0 <= args.warmup <= 60:
+        p.error("--duration must be in (0, 600] and --warmup in [0, 60]")
+    if not 1 <= args.repeats <= 20:
+        p.error("--repeats must be in [1, 20]")
+    return args
+
+
+def locate(args):
+    """Maps server kind -> binary for the servers that exist; reports the missing ones."""
+    found = {}
+    wanted = [s.strip() for s in args.servers.split(",") if s.strip()]
+    for kind in wanted:
+        if kind == "memcached":
+            path = benchlib.MEMCACHED if os.access(benchlib.MEMCACHED, os.X_OK) else None
+        elif kind == "memshield":
+            path = benchlib.find_binary("memshield", args.memshield)
+        elif kind == "noop":
+            path = benchlib.find_binary("memshield-noop", args.noop)
+        else:
+            sys.exit(f"unknown server {kind}")
+        if path:
+            found[kind] = path
+        else:
+            print(f"# {kind}: binary not found, skipped (results pending)")
+    return found
+
+
+def fmt_ratio(a, b):
+    return f"{a / b:.2f}x" if a and b else "-"
+
+
+def run_once(loadgen, server, scenario_args, args):
+    """One loadgen run; server CPU is sampled from the end of the warmup to the end."""
+    common = ["--threads", str(args.loadgen_threads), "--keys", str(KEYS),
+              "--key-size", str(KEY_SIZE), "--value-size", str(VALUE_SIZE),
+              "--duration", str(args.duration), "--warmup", str(args.warmup)]
+
+    def after_warmup(_proc):
+        time.sleep(args.warmup)
+        return server.cpu_seconds()
+
+    result, cpu0 = benchlib.run_loadgen(loadgen, server.port, common + scenario_args,
+                                        timeout=args.duration + args.warmup + 60,
+                                        on_started=after_warmup)
+    cpu = server.cpu_seconds() - cpu0
+    ops = result["ops"]
+    result["cpu_us_per_req"] = cpu * 1e6 / ops if ops else 0
+    return result
+
+
+def summarize(runs):
+    med = lambda key: statistics.median(r[key] for r in runs)  # noqa: E731
+    return {
+        "ops_per_sec": med("ops_per_sec"),
+        "keys_per_sec": med("keys_per_sec"),
+        "p50_us": med("p50_us"),
+        "p99_us": med("p99_us"),
+        "p999_us": med("p999_us"),
+        "cpu_us_per_req": med("cpu_us_per_req"),
+        "hit_ratio": med("hit_ratio"),
+        "errors": sum(r["errors"] + r["prefill_errors"] for r in runs),
+        "runs": [{k: r[k] for k in ("ops_per_sec", "p50_us", "p99_us", "cpu_us_per_req")}
+                 for r in runs],
+    }
+
+
+def print_table(name, desc, summary, extra=""):
+    print(f"\n== {name}: {desc}{extra}")
+    print(f"{'server':<10} {'ops/s':>11} {'p50 us':>9} {'p99 us':>9} {'cpu us/req':>10} "
+          f"{'errors':>6} {'vs memcached':>12} {'vs noop':>8}")
+    mc = summary.get("memcached", {}).get("ops_per_sec")
+    noop = summary.get("noop", {}).get("ops_per_sec")
+    for kind, s in summary.items():
+        print(f"{kind:<10} {s['ops_per_sec']:>11,.0f} {s['p50_us']:>9.1f} {s['p99_us']:>9.1f} "
+              f"{s['cpu_us_per_req']:>10.2f} {s['errors']:>6} "
+              f"{fmt_ratio(s['ops_per_sec'], mc):>12} {fmt_ratio(s['ops_per_sec'], noop):>8}")
+    if "memshield" in summary and "memcached" in summary:
+        a, b = summary["memshield"], summary["memcached"]
+        print(f"memshield/memcached: ops {fmt_ratio(a['ops_per_sec'], b['ops_per_sec'])}, "
+              f"p50 {fmt_ratio(a['p50_us'], b['p50_us'])}, "
+              f"p99 {fmt_ratio(a['p99_us'], b['p99_us'])}, "
+              f"cpu/req {fmt_ratio(a['cpu_us_per_req'], b['cpu_us_per_req'])}")
+
+
+def load_scenarios(args, binaries, loadgen):
+    names = [s for s in args.scenarios if s in SCENARIOS]
+    if not names:
+        return {}
+    results = {}
+    servers = {}
+    try:
+        for kind, path in binaries.items():
+            servers[kind] = benchlib.Server(kind, path, args.threads, args.memory, VALUE_SIZE)
+            fill, _ = benchlib.run_loadgen(
+                loadgen, servers[kind].port,
+                ["--prefill", "--duration", "0", "--keys", str(KEYS), "--key-size", str(KEY_SIZE),
+                 "--value-size", str(VALUE_SIZE), "--connections", "8", "--pipeline", "32",
+                 "--threads", str(args.loadgen_threads)], timeout=300)
+            print(f"# {kind}: port {servers[kind].port}, prefilled {KEYS} keys in "
+                  f"{fill['prefill_s']:.2f} s, prefill errors {fill['prefill_errors']}")
+        rate = args.rate
+        for name in names:
+            desc, scenario_args = SCENARIOS[name]
+            extra = ""
+            if name == "fixed_rate":
+                if not rate:
+                    base = results.get("get90_set10", {})
+                    real = [base[k]["ops_per_sec"] for k in base if k != "noop"]
+                    rate = round(min(real) * 0.5, -3) if real else 20000
+                scenario_args = scenario_args + ["--rate", str(rate)]
+                extra = f" ({rate:,.0f} req/s; latency from intended send time)"
+            runs = {kind: [] for kind in servers}
+            order = list(servers)
+            for rep in range(args.repeats):
+                # Rotate the order each repeat so no server always runs first or last.
+                for kind in order[rep % len(order):] + order[:rep % len(order)]:
+                    runs[kind].append(run_once(loadgen, servers[kind], scenario_args, args))
+            summary = {kind: summarize(r) for kind, r in runs.items()}
+            print_table(name, desc, summary, extra)
+            results[name] = summary
+            sys.stdout.flush()
+    finally:
+        for s in servers.values():
+            s.stop()
+    return results
+
+
+def memory_scenario(args, binaries, loadgen):
+    """Stores 1M items of 32-byte keys and 100-byte values in a fresh -m 4096 server."""
+    raw = MEMORY_KEY + MEMORY_VALUE
+    out = {}
+    print(f"\n== memory: {MEMORY_ITEMS:,} items, {MEMORY_KEY}-byte keys, "
+          f"{MEMORY_VALUE}-byte values, -m 4096 (raw {raw} bytes/item)")
+    print(f"{'server':<10} {'RSS MB':>9} {'start MB':>9} {'bytes/item':>10} {'over raw':>9} "
+          f"{'hit ratio':>9} {'items':>9}")
+    for kind, path in binaries.items():
+        if kind == "noop":
+            continue  # stores nothing
+        with benchlib.Server(kind, path, args.threads, 4096) as server:
+            time.sleep(0.3)
+            base = server.rss_bytes()
+            fill, _ = benchlib.run_loadgen(
+                loadgen, server.port,
+                ["--prefill", "--duration", "0", "--keys", str(MEMORY_ITEMS),
+                 "--key-size", str(MEMORY_KEY), "--value-size", str(MEMORY_VALUE),
+                 "--connections", "8", "--pipeline", "64", "--threads", str(args.loadgen_threads)],
+                timeout=600)
+            time.sleep(1.0)  # let background threads (hash expansion, LRU) settle
+            rss = server.rss_bytes()
+            check, _ = benchlib.run_loadgen(
+                loadgen, server.port,
+                ["--ratio", "100:0", "--requests", "200000", "--duration", "60",
+                 "--keys", str(MEMORY_ITEMS), "--key-size", str(MEMORY_KEY),
+                 "--value-size", str(MEMORY_VALUE), "--connections", "8", "--pipeline", "32",
+                 "--threads", str(args.loadgen_threads)], timeout=120)
+            items = server.stats().get("curr_items", "?")
+        per_item = (rss - base) / MEMORY_ITEMS
+        out[kind] = {"rss_bytes": rss, "start_rss_bytes": base, "bytes_per_item": per_item,
+                     "overhead_per_item": per_item - raw, "hit_ratio": check["hit_ratio"],
+                     "curr_items": items, "prefill_errors": fill["prefill_errors"]}
+        print(f"{kind:<10} {rss / 2**20:>9.1f} {base / 2**20:>9.1f} {per_item:>10.1f} "
+              f"{per_item - raw:>9.1f} {check['hit_ratio']:>9.4f} {items:>9}")
+    if "memshield" in out and "memcached" in out:
+        print("memshield/memcached overhead above raw: " +
+              fmt_ratio(out["memshield"]["overhead_per_item"],
+                        out["memcached"]["overhead_per_item"]))
+    return out
+
+
+def main():
+    args = parse_args()
+    loadgen = benchlib.find_binary("memshield-loadgen", args.loadgen)
+    if not loadgen:
+        sys.exit("memshield-loadgen not found: build it (see docs/BENCHMARKS.md)")
+    binaries = locate(args)
+    if not binaries:
+        sys.exit("no servers to compare")
+    print(f"# servers: {', '.join(f'{k}={v}' for k, v in binaries.items())}")
+    print(f"# server -t {args.threads}, -m {args.memory}; loadgen {args.loadgen_threads} threads "
+          f"sharing the machine's {os.cpu_count()} cores with the server (client cost is in "
+          f"every number); {args.repeats} repeats x {args.duration:g} s (+{args.warmup:g} s "
+          f"warmup), medians shown")
+    results = {"config": vars(args), "scenarios": load_scenarios(args, binaries, loadgen)}
+    if "memory" in args.scenarios:
+        results["memory"] = memory_scenario(args, binaries, loadgen)
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+// The text session end to end against a real store: answers, noreply, values split across
+// reads, swallowing of refused values, back-pressure.
+#include "engine/text_session.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace memshield::engine {
+namespace {
+
+class NullHooks : public Hooks {
+ public:
+  void stats(std::string_view args, OutBuffer& out) override { out.append("END\r\n"); }
+  void shutdown(bool) override { ++shutdowns; }
+  int shutdowns = 0;
+};
+
+class TextSessionTest : public ::testing::Test {
+ protected:
+  TextSessionTest() {
+    store::Config c;
+    c.memory_limit = 64u << 20;
+    store_ = std::make_unique<store::Store>(c, clock_);
+    ctx_.store = store_.get();
+    ctx_.clock = &clock_;
+    ctx_.hooks = &hooks_;
+  }
+
+  // Feeds `in` in chunks of `chunk` bytes (keeping unconsumed bytes, as the network layer
+  // does) and returns everything answered.
+  std::string run(std::string_view in, size_t chunk = SIZE_MAX, bool* closed = nullptr) {
+    OutBuffer out;
+    TextSession s(ctx_, stats_, 7);
+    std::string pending;
+    size_t pos = 0;
+    while (pos < in.size()) {
+      size_t n = std::min(chunk, in.size() - pos);
+      pending.append(in.substr(pos, n));
+      pos += n;
+      TextSession::Result r = s.process(pending, out);
+      pending.erase(0, r.consumed);
+      if (r.close) {
+        if (closed) *closed = true;
+        break;
+      }
+    }
+    return out.to_string();
+  }
+
+  Clock clock_;
+  std::unique_ptr<store::Store> store_;
+  NullHooks hooks_;
+  Context ctx_;
+  ThreadStats stats_;
+};
+
+TEST_F(TextSessionTest, SetGetDelete) {
+  EXPECT_EQ(run("set a 5 0 3\r\nabc\r\nget a b\r\ndelete a\r\ndelete a\r\n"),
+            "STORED\r\nVALUE a 5 3\r\nabc\r\nEND\r\nDELETED\r\nNOT_FOUND\r\n");
+  EXPECT_EQ(stats_.cmd_set.get(), 1u);
+  EXPECT_EQ(stats_.get_hits.get(), 1u);
+  EXPECT_EQ(stats_.get_misses.get(), 1u);
+}
+
+TEST_F(TextSessionTest, SameAnswersWhateverTheChunking) {
+  std::string script =
+      "set k 0 0 5\r\nhello\r\nappend k 0 0 1\r\n!\r\ngets k\r\nincr n 1\r\nset n 0 0 3\r\n100"
+      "\r\ndecr n 1\r\nget n k\r\nbogus\r\ntouch k 100\r\nversion\r\n";
+  std::string whole = run(script);
+  store_->flush(0);
+  clock_.advance_for_testing(1);
+  std::string bytewise = run(script, 1);
+  auto strip_cas = [](std::string s) {
+    size_t p = s.find("VALUE k 0 6 ");
+    if (p != std::string::npos) s.erase(p + 12, s.find("\r\n", p) - (p + 12));
+    return s;
+  };
+  EXPECT_EQ(strip_cas(whole), strip_cas(bytewise));
+  EXPECT_NE(whole.find("VALUE n 0 3\r\n99 \r\n"), std::string::npos) << whole;
+  EXPECT_NE(whole.find("VERSION 1.6.18\r\n"), std::string::npos);
+}
+
+TEST_F(TextSessionTest, NoreplySuppressesEverythingIncludingErrors) {
+  EXPECT_EQ(run("set a 0 0 1 noreply\r\nx\r\nset a b 0 1 noreply\r\nget a\r\n"),
+            "ERROR\r\nVALUE a 0 1\r\nx\r\nEND\r\n");
+}
+
+TEST_F(TextSessionTest, BadDataChunkKeepsConnection) {
+  EXPECT_EQ(run("set a 0 0 3\r\nab\r\n\r\nget a\r\n"),
+            "CLIENT_ERROR bad data chunk\r\nERROR\r\nEND\r\n");
+}
+
+TEST_F(TextSessionTest, TooLargeIsSwallowedAndOldValueDropped) {
+  std::string big(1048517, 'x');
+  std::string out = run("set a 0 0 1\r\n1\r\nset a 0 0 1048517\r\n" + big + "\r\nget a\r\n", 4096);
+  EXPECT_EQ(out, "STORED\r\nSERVER_ERROR object too large for cache\r\nEND\r\n");
+  std::string fits(1048516, 'y');
+  out = run("set a 0 0 1048516\r\n" + fits + "\r\n", 100000);
+  EXPECT_EQ(out, "STORED\r\n");
+}
+
+TEST_F(TextSessionTest, GarbageLineCloses) {
+  bool closed = false;
+  EXPECT_EQ(run(std::string(3000, 'x'), SIZE_MAX, &closed), "");
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(TextSessionTest, QuitCloses) {
+  bool closed = false;
+  EXPECT_EQ(run("version\r\nquit\r\nversion\r\n", SIZE_MAX, &closed), "VERSION 1.6.18\r\n");
+  EXPECT_TRUE(closed);
+}
+
+TEST_F(TextSessionTest, CasFlow) {
+  std::string out = run("cas a 0 0 1 1\r\nx\r\nset a 0 0 1\r\nx\r\ngets a\r\n");
+  EXPECT_EQ(out.substr(0, 19), "NOT_FOUND\r\nSTORED\r\n");
+  size_t p = out.find("VALUE a 0 1 ");
+  ASSERT_NE(p, std::string::npos);
+  std::string cas = out.substr(p + 12, out.find("\r\n", p) - p - 12);
+  EXPECT_EQ(run("cas a 0 0 1 " + cas + "\r\ny\r\ncas a 0 0 1 " + cas + "\r\nz\r\n"),
+            "STORED\r\nEXISTS\r\n");
+}
+
+TEST_F(TextSessionTest, BackPressureStopsEarly) {
+  std::string value(100000, 'v');
+  run("set big 0 0 100000\r\n" + value + "\r\n");
+  OutBuffer out;
+  TextSession s(ctx_, stats_, 1);
+  std::string reqs;
+  for (int i = 0; i < 100; ++i) reqs += "get big\r\n";
+  TextSession::Result r = s.process(reqs, out, 1u << 20);
+  EXPECT_LT(r.consumed, reqs.size());
+  EXPECT_GT(out.size(), 1u << 20);
+  EXPECT_LT(out.size(), (1u << 20) + 200000);
+}
+
+}  // namespace
+}  // namespace memshield::engine
