@@ -123,7 +123,7 @@ void general(const StatsSources& src, StatWriter& w) {
                            "round_robin_fallback"}) {
     w.u64(name, 0);
   }
-  w.u64("bytes", s.bytes);
+  w.u64("bytes", s.bytes - s.hash_bytes);  // memcached counts items only
   w.u64("curr_items", s.curr_items);
   w.u64("total_items", s.total_items);
   w.u64("slab_global_page_pool", 0);

@@ -13,12 +13,14 @@ namespace memshield::store {
 
 SlotTable::~SlotTable() { free(slots_); }
 
-bool SlotTable::init(unsigned cap_log2) {
+bool SlotTable::init(unsigned cap_log2, unsigned shard_bits) {
   size_t cap = size_t{1} << cap_log2;
   auto* s = static_cast<uint64_t*>(calloc(cap, sizeof(uint64_t)));
   if (s == nullptr) return false;
   free(slots_);
   slots_ = s;
+  cap_log2_ = cap_log2;
+  shard_bits_ = shard_bits;
   mask_ = cap - 1;
   count_ = 0;
   return true;
@@ -32,16 +34,14 @@ uint64_t SlotTable::encode(Item* it, uint64_t h) {
     fprintf(stderr, "memshield: item pointer %p does not fit in 48 bits\n", static_cast<void*>(it));
     abort();
   }
-  return p | (uint64_t{shard_hash_tag(h)} << kTagShift);
+  return p | (uint64_t{tag_of(h)} << kTagShift);
 }
 
-size_t SlotTable::home_of(uint64_t slot) const {
-  return hash_key(decode(slot)->key()) & mask_;
-}
+size_t SlotTable::home_of(uint64_t slot) const { return index_of(hash_key(decode(slot)->key())); }
 
 size_t SlotTable::find(std::string_view key, uint64_t h) const {
-  const uint64_t tag = shard_hash_tag(h);
-  for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+  const uint64_t tag = tag_of(h);
+  for (size_t i = index_of(h);; i = (i + 1) & mask_) {
     uint64_t s = slots_[i];
     if (s == 0) return kNone;
     if ((s >> kTagShift) == tag) {
@@ -56,7 +56,7 @@ void SlotTable::replace_at(size_t i, Item* it) {
 }
 
 void SlotTable::insert(uint64_t h, Item* it) {
-  size_t i = h & mask_;
+  size_t i = index_of(h);
   while (slots_[i] != 0) i = (i + 1) & mask_;
   slots_[i] = encode(it, h);
   ++count_;
@@ -83,17 +83,19 @@ bool SlotTable::grow() {
   size_t new_cap = capacity() * 2;
   auto* ns = static_cast<uint64_t*>(calloc(new_cap, sizeof(uint64_t)));
   if (ns == nullptr) return false;
-  size_t new_mask = new_cap - 1;
-  for (size_t i = 0; i <= mask_; ++i) {
-    uint64_t s = slots_[i];
+  uint64_t* old = slots_;
+  size_t old_cap = capacity();
+  slots_ = ns;
+  ++cap_log2_;
+  mask_ = new_cap - 1;
+  for (size_t i = 0; i < old_cap; ++i) {
+    uint64_t s = old[i];
     if (s == 0) continue;
-    size_t j = hash_key(decode(s)->key()) & new_mask;
-    while (ns[j] != 0) j = (j + 1) & new_mask;
+    size_t j = index_of(hash_key(decode(s)->key()));
+    while (ns[j] != 0) j = (j + 1) & mask_;
     ns[j] = s;
   }
-  free(slots_);
-  slots_ = ns;
-  mask_ = new_mask;
+  free(old);
   return true;
 }
 

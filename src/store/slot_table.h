@@ -20,8 +20,9 @@ class SlotTable {
   SlotTable(const SlotTable&) = delete;
   SlotTable& operator=(const SlotTable&) = delete;
 
-  // Allocates 2^cap_log2 empty slots; false if malloc failed.
-  bool init(unsigned cap_log2);
+  // Allocates 2^cap_log2 empty slots; false if malloc failed. The top `shard_bits` bits of each
+  // hash chose the shard, so the slot index is taken from the bits just below them.
+  bool init(unsigned cap_log2, unsigned shard_bits);
 
   size_t capacity() const { return mask_ + 1; }
   size_t size() const { return count_; }
@@ -50,7 +51,8 @@ class SlotTable {
     }
   }
 
-  static size_t shard_hash_tag(uint64_t h) { return (h >> 32) & 0xFFFF; }
+  // Tags come from the low bits, far from the high bits that pick shard and slot.
+  static uint64_t tag_of(uint64_t h) { return h & 0xFFFF; }
 
  private:
   static constexpr int kTagShift = 48;
@@ -58,9 +60,14 @@ class SlotTable {
 
   static uint64_t encode(Item* it, uint64_t h);
   static Item* decode(uint64_t slot) { return reinterpret_cast<Item*>(slot & kPtrMask); }
+  // The slot index is a prefix of the hash (below the shard bits), so doubling the table sends
+  // slot i to 2i or 2i+1: every item keeps its angle relative to the GCLOCK hand.
+  size_t index_of(uint64_t h) const { return (h << shard_bits_) >> (64 - cap_log2_); }
   size_t home_of(uint64_t slot) const;
 
   uint64_t* slots_ = nullptr;
+  unsigned cap_log2_ = 0;
+  unsigned shard_bits_ = 0;
   size_t mask_ = 0;
   size_t count_ = 0;
 };
