@@ -59,7 +59,6 @@ bool parse_i32(std::string_view s, int32_t* out) {
   *out = 0;
   long v = strtol(c.get(), &end, 10);
   if (errno == ERANGE || end == c.get()) return false;
-  if (v > INT_MAX) return false;
   if (!ends_ok(c.get(), end)) return false;
   *out = static_cast<int32_t>(v);
   return true;

@@ -10,7 +10,8 @@ namespace memshield {
 
 // Unsigned 32-bit (flags, verbosity): like strtoul into a 64-bit long, then truncated to 32 bits.
 bool parse_u32(std::string_view s, uint32_t* out);
-// Signed 32-bit (exptime, length): values above INT32_MAX fail, below INT32_MIN truncate.
+// Signed 32-bit (exptime, length): parsed as a 64-bit long, then truncated to 32 bits, as
+// memcached 1.6.18 does (2147483648 becomes -2147483648: an exptime in the past).
 bool parse_i32(std::string_view s, int32_t* out);
 // Unsigned 64-bit (cas, delta, incr/decr stored value).
 bool parse_u64(std::string_view s, uint64_t* out);

@@ -83,7 +83,10 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
         size_t n = std::min(pending_bytes_, in.size() - pos);
         pos += n;
         pending_bytes_ -= n;
-        if (pending_bytes_ == 0) state_ = State::kLine;
+        if (pending_bytes_ == 0) {
+          state_ = State::kLine;
+          reply(out, deferred_reply_);
+        }
         break;
       }
       case State::kValue: {
@@ -270,16 +273,16 @@ void TextSession::begin_store(const Request& req, OutBuffer& out) {
     st = store.allocate(req.key, req.flags, exptime, req.vlen, &item_);
   }
   if (st != store::AllocStatus::kOk) {
+    std::string_view answer = "SERVER_ERROR object too large for cache";
     if (st == store::AllocStatus::kTooLarge) {
       stats_.store_too_large.add();
-      reply(out, "SERVER_ERROR object too large for cache");
     } else {
       stats_.store_no_memory.add();
-      reply(out, "SERVER_ERROR out of memory storing object");
+      answer = "SERVER_ERROR out of memory storing object";
     }
     // memcached drops the old value of a failed set, so readers never see stale data.
     if (req.cmd == Cmd::kSet) store.remove(req.key);
-    swallow(data_bytes);
+    swallow(data_bytes, answer);
     return;
   }
   store_cmd_ = req.cmd;

@@ -36,9 +36,12 @@ class TextSession {
   void do_get(const protocol::text::Request& req, OutBuffer& out);
   void do_flush_all(const protocol::text::Request& req, OutBuffer& out);
   void reply(OutBuffer& out, std::string_view line);
-  void swallow(size_t n) {
+  // Discards the next n bytes (a refused value), then answers `reply`: like memcached, the
+  // answer to a command follows the whole command.
+  void swallow(size_t n, std::string_view reply) {
     state_ = State::kSwallow;
     pending_bytes_ = n;
+    deferred_reply_ = reply;
   }
 
   Context& ctx_;
@@ -55,6 +58,7 @@ class TextSession {
   char crlf_[2] = {0, 0};
   size_t crlf_filled_ = 0;
   size_t pending_bytes_ = 0;  // kSwallow: bytes left to discard
+  std::string_view deferred_reply_;  // kSwallow: answered once the bytes are gone
 };
 
 }  // namespace memshield::engine

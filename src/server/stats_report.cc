@@ -173,12 +173,58 @@ void settings_report(const StatsSources& src, StatWriter& w) {
   w.u64("item_size_max", st.item_size_max);
   w.str("maxconns_fast", yes_no[st.maxconns_fast]);
   w.u64("hashpower_init", static_cast<uint64_t>(st.hashpower_init));
+  // memcached's slab, LRU and extstore tunables have no counterpart here; they are listed with
+  // memcached's defaults so tools that read the full list still find every field.
+  w.str("slab_reassign", "yes");
+  w.u64("slab_automove", 1);
+  w.str("slab_automove_ratio", "0.80");
+  w.u64("slab_automove_window", 30);
+  w.u64("slab_chunk_max", st.item_size_max / 2);
+  w.str("lru_crawler", "yes");
+  w.u64("lru_crawler_sleep", 100);
+  w.u64("lru_crawler_tocrawl", 0);
+  w.u64("tail_repair_time", 0);
   w.str("flush_enabled", yes_no[st.flush_enabled]);
   w.str("dump_enabled", yes_no[st.dump_enabled]);
   w.str("hash_algorithm", "xxh3");
+  w.str("lru_maintainer_thread", "no");
+  w.str("lru_segmented", "no");
+  w.u64("hot_lru_pct", 20);
+  w.u64("warm_lru_pct", 40);
+  w.str("hot_max_factor", "0.20");
+  w.str("warm_max_factor", "2.00");
+  w.str("temp_lru", "no");
+  w.u64("temporary_ttl", 61);
   w.u64("idle_timeout", static_cast<uint64_t>(st.idle_timeout));
+  w.u64("watcher_logbuf_size", 262144);
+  w.u64("worker_logbuf_size", 65536);
+  w.u64("read_buf_mem_limit", 0);
+  w.str("track_sizes", "no");
+  w.str("inline_ascii_response", "no");
+  w.u64("ext_item_size", 512);
+  w.u64("ext_item_age", 4294967295u);
+  w.u64("ext_low_ttl", 0);
+  w.u64("ext_recache_rate", 2000);
+  w.u64("ext_wbuf_size", 4194304);
+  w.u64("ext_compact_under", 0);
+  w.u64("ext_drop_under", 0);
+  w.u64("ext_max_sleep", 1000000);
+  w.str("ext_max_frag", "0.80");
+  w.str("slab_automove_freeratio", "0.010");
+  w.str("ext_drop_unread", "no");
   w.str("ssl_enabled", yes_no[st.ssl]);
-  w.str("eviction_policy", "gclock");
+  w.str("ssl_chain_cert", st.ssl_chain_cert.empty() ? "(null)" : st.ssl_chain_cert);
+  w.str("ssl_key", st.ssl_key.empty() ? "(null)" : st.ssl_key);
+  w.u64("ssl_verify_mode", static_cast<uint64_t>(st.ssl_verify_mode));
+  w.u64("ssl_keyformat", 1);
+  w.str("ssl_ciphers", "NULL");
+  w.str("ssl_ca_cert", st.ssl_ca_cert.empty() ? "NULL" : st.ssl_ca_cert);
+  w.u64("ssl_wbuf_size", 16384);
+  w.str("ssl_session_cache", "no");
+  w.str("ssl_kernel_tls", "no");
+  w.str("ssl_min_version", st.ssl_min_version);
+  w.str("num_napi_ids", "(null)");
+  w.str("memory_file", st.memory_file.empty() ? "(null)" : st.memory_file);
 }
 
 void items_report(const StatsSources& src, StatWriter& w) {

@@ -45,8 +45,6 @@ struct alignas(64) Store::Shard {
   std::mutex mu;
   SlotTable table;
   size_t hand = 0;  // GCLOCK hand: next slot to examine when evicting from this shard
-  // How far the hand has travelled, in turns as 32.32 fixed point; see evict_until_fits.
-  Counter progress;
   ShardCounters c;
 };
 
@@ -63,22 +61,26 @@ struct Store::Impl {
   std::atomic<RelTime> oldest_live{0};
   std::atomic<uint64_t> oldest_cas{0};
   std::atomic<uint64_t> evict_cursor{0};
-  std::atomic<uint64_t> total_progress{0};  // sum of all shards' progress
   std::atomic<uint64_t> malloc_fails{0};
   std::mutex reclaim_mu;  // guards the reclaim cursor; never taken while holding a shard lock
   size_t reclaim_shard = 0;
   size_t reclaim_slot = 0;
 
   Shard& shard_for(uint64_t h) { return st.shards_[shard_shift >= 64 ? 0 : h >> shard_shift]; }
-  uint64_t new_cas() {
-    return st.config_.use_cas ? last_cas.fetch_add(1, std::memory_order_relaxed) + 1 : 0;
-  }
+  // Every store takes the next number, with -C too: it doubles as the item's age for eviction.
+  // Clients see it as the CAS only when CAS is enabled.
+  uint64_t new_cas() { return last_cas.fetch_add(1, std::memory_order_relaxed) + 1; }
+  uint64_t visible_cas(const Item* it) const { return st.config_.use_cas ? it->cas : 0; }
 
   Lookup dead_reason(const Item* it, RelTime now) const;
   Item* alloc_item(size_t nkey, size_t vlen, AllocStatus* status);
   void free_item(Item* it);
   bool evict_until_fits(Shard* held);
-  bool locked_evict_one(Shard& s, RelTime now);
+  size_t locked_next_victim(Shard& s, RelTime now);
+  void locked_evict_at(Shard& s, size_t i, RelTime now);
+  Shard* next_nonempty(const Shard* not_this);
+  template <class F>
+  bool with_shard(Shard& s, Shard* held, F&& f);
   void locked_unlink(Shard& s, size_t i);
   size_t locked_find_live(Shard& s, std::string_view key, uint64_t h, RelTime now, Lookup* why);
   bool locked_link_new(Shard& s, uint64_t h, Item* it);
@@ -159,87 +161,120 @@ void Store::Impl::free_item(Item* it) {
   free(it);
 }
 
-// Visits shards round-robin, one victim per visit. With a shard lock already held (`held`),
-// other shards are only try_locked, so two locks are never waited on together. Gives up after
-// a full round of visits that freed nothing (everything left is in flight, not in tables).
+// Eviction is GCLOCK per shard with a global age check. Each shard's hand walks its slots (hash
+// order), turning down the frequency of items it passes and stopping at the first one at zero:
+// that shard's victim. Two shards are asked for a victim and the older of the two (lower
+// sequence number, i.e. stored longer ago) goes. Without the age check, shards holding few items
+// (large values, small -m) would give up their newest items as readily as their oldest; with it
+// the newest keys survive overfill (tests: store_eviction_test, compat test_memory_limit_flag).
 //
-// Plain round-robin would turn the hands of shards holding fewer items faster, so their newest
-// items would go before older ones elsewhere. A shard whose hand is more than 1/8 turn ahead of
-// the average is skipped, which keeps all hands at about the same angle: close to one CLOCK over
-// the whole cache (measured: 256 shards overfilled 2x with 100-byte values lost 6 of the newest
-// half of the keys without this, none with it).
+// With a shard lock already held (`held`), other shards are only try_locked, so two locks are
+// never waited on together. Gives up when no shard has anything left to evict.
 bool Store::Impl::evict_until_fits(Shard* held) {
-  constexpr uint64_t kSlack = uint64_t{1} << 29;  // 1/8 turn
-  size_t futile = 0;
-  size_t skipped = 0;
+  int idle_rounds = 0;
   while (bytes.load(std::memory_order_relaxed) > limit) {
-    if (futile >= nshards) return false;
-    size_t idx = evict_cursor.fetch_add(1, std::memory_order_relaxed) & (nshards - 1);
-    Shard& s = st.shards_[idx];
-    uint64_t avg = total_progress.load(std::memory_order_relaxed) / nshards;
-    if (skipped < nshards && s.progress.get() > avg + kSlack) {
-      ++skipped;
-      continue;
-    }
-    skipped = 0;
+    Shard* a = next_nonempty(nullptr);
+    if (a == nullptr) return false;  // everything over the limit is in flight, not in tables
+    Shard* b = next_nonempty(a);
+    const RelTime now = st.clock_.now();
+    uint64_t seq_a = UINT64_MAX, seq_b = UINT64_MAX;
     bool freed = false;
-    if (&s == held) {
-      freed = locked_evict_one(s, st.clock_.now());
-    } else if (held != nullptr) {
-      if (s.mu.try_lock()) {
-        freed = locked_evict_one(s, st.clock_.now());
-        s.mu.unlock();
+    // Dead (expired, flushed) victims are freed at once; live ones are compared by age.
+    auto probe = [&](Shard& s, uint64_t* seq) {
+      size_t i = locked_next_victim(s, now);
+      if (i == SIZE_MAX) return;
+      Item* it = s.table.item_at(i);
+      if (dead_reason(it, now) != Lookup::kHit) {
+        locked_evict_at(s, i, now);
+        freed = true;
+        return;
       }
-    } else {
-      std::lock_guard<std::mutex> g(s.mu);
-      freed = locked_evict_one(s, st.clock_.now());
+      *seq = it->cas;
+    };
+    with_shard(*a, held, [&] { probe(*a, &seq_a); });
+    if (!freed && b != nullptr) with_shard(*b, held, [&] { probe(*b, &seq_b); });
+    if (!freed) {
+      Shard* victim = seq_b < seq_a ? b : a;
+      if (seq_a == UINT64_MAX && seq_b == UINT64_MAX) victim = nullptr;
+      if (victim != nullptr) {
+        with_shard(*victim, held, [&] {
+          size_t i = locked_next_victim(*victim, now);  // the hand still points at it
+          if (i != SIZE_MAX) {
+            locked_evict_at(*victim, i, now);
+            freed = true;
+          }
+        });
+      }
     }
-    futile = freed ? 0 : futile + 1;
+    if (freed) {
+      idle_rounds = 0;
+    } else if (++idle_rounds > 4 * static_cast<int>(nshards)) {
+      return false;  // every shard we could lock was busy or empty
+    }
   }
   return true;
 }
 
-// GCLOCK: the hand frees dead (expired/flushed) items on sight, takes a step off every live
-// item's frequency and evicts the first one at zero. Nothing can bump a frequency while we hold
-// the lock, so four full turns always find a victim in a non-empty shard.
-bool Store::Impl::locked_evict_one(Shard& s, RelTime now) {
-  SlotTable& t = s.table;
-  if (t.size() == 0) return false;
-  const size_t cap = t.capacity();
-  const uint64_t step = (uint64_t{1} << 32) / cap;
-  size_t n = 0;
-  auto account = [&] {
-    s.progress.add(n * step);
-    total_progress.fetch_add(n * step, std::memory_order_relaxed);
-  };
-  for (; n <= 4 * cap;) {
-    size_t i = s.hand & (cap - 1);
-    Item* it = t.item_at(i);
-    if (it == nullptr) {
-      s.hand = i + 1;
-      ++n;
-      continue;
-    }
-    if (dead_reason(it, now) != Lookup::kHit) {
-      s.c.reclaimed.add();
-      if (!it->fetched()) s.c.expired_unfetched.add();
-    } else if (it->freq() > 0) {
-      it->set_freq(static_cast<uint8_t>(it->freq() - 1));
-      s.hand = i + 1;
-      ++n;
-      continue;
-    } else {
-      s.c.evictions.add();
-      if (!it->fetched()) s.c.evicted_unfetched.add();
-    }
-    // The hand stays on i: backward shift may have moved a not-yet-seen item into it.
-    locked_unlink(s, i);
-    free_item(it);
-    account();
+// The next shard after the cursor that holds items (read without its lock: a hint only).
+Store::Shard* Store::Impl::next_nonempty(const Shard* not_this) {
+  for (size_t n = 0; n < nshards; ++n) {
+    size_t idx = evict_cursor.fetch_add(1, std::memory_order_relaxed) & (nshards - 1);
+    Shard& s = st.shards_[idx];
+    if (&s != not_this && s.c.curr_items.get() > 0) return &s;
+  }
+  return nullptr;
+}
+
+template <class F>
+bool Store::Impl::with_shard(Shard& s, Shard* held, F&& f) {
+  if (&s == held) {
+    f();
     return true;
   }
-  account();
-  return false;
+  if (held != nullptr) {
+    if (!s.mu.try_lock()) return false;
+    f();
+    s.mu.unlock();
+    return true;
+  }
+  std::lock_guard<std::mutex> g(s.mu);
+  f();
+  return true;
+}
+
+// Moves the shard's hand to its victim: the first item that is dead or at frequency zero,
+// turning down the frequency of every live item it passes. SIZE_MAX if the shard is empty.
+size_t Store::Impl::locked_next_victim(Shard& s, RelTime now) {
+  SlotTable& t = s.table;
+  if (t.size() == 0) return SIZE_MAX;
+  const size_t cap = t.capacity();
+  for (size_t n = 0; n <= 4 * cap; ++n) {  // four turns bring every frequency to zero
+    size_t i = s.hand & (cap - 1);
+    Item* it = t.item_at(i);
+    if (it != nullptr) {
+      if (dead_reason(it, now) != Lookup::kHit || it->freq() == 0) {
+        s.hand = i;
+        return i;
+      }
+      it->set_freq(static_cast<uint8_t>(it->freq() - 1));
+    }
+    s.hand = i + 1;
+  }
+  return SIZE_MAX;
+}
+
+void Store::Impl::locked_evict_at(Shard& s, size_t i, RelTime now) {
+  Item* it = s.table.item_at(i);
+  if (dead_reason(it, now) != Lookup::kHit) {
+    s.c.reclaimed.add();
+    if (!it->fetched()) s.c.expired_unfetched.add();
+  } else {
+    s.c.evictions.add();
+    if (!it->fetched()) s.c.evicted_unfetched.add();
+  }
+  // The hand stays on i: backward shift may have moved a not-yet-seen item into it.
+  locked_unlink(s, i);
+  free_item(it);
 }
 
 // ---- Impl: table operations under the shard lock ----
@@ -320,7 +355,8 @@ Lookup Store::Impl::access(std::string_view key, bool set_exptime, RelTime expti
   Item* it = s.table.item_at(i);
   if (set_exptime) it->exptime = exptime;
   if (visit != nullptr) {
-    ItemView v{it->key(), it->value(), it->flags, it->exptime, it->time, it->cas, it->fetched()};
+    ItemView v{it->key(), it->value(), it->flags, it->exptime, it->time, visible_cas(it),
+               it->fetched()};
     (*visit)(v);
   }
   it->bump_freq();
@@ -343,7 +379,7 @@ StoreResult Store::Impl::concat(Item* add, bool append, uint64_t cas_in, uint64_
       size_t i = locked_find_live(s, key, h, st.clock_.now(), &why);
       if (i == SlotTable::kNone) break;
       Item* old = s.table.item_at(i);
-      if (cas_in != 0 && cas_in != old->cas) {
+      if (cas_in != 0 && cas_in != visible_cas(old)) {
         result = StoreResult::kExists;
         break;
       }
@@ -366,7 +402,7 @@ StoreResult Store::Impl::concat(Item* add, bool append, uint64_t cas_in, uint64_
         out->time = now;
         out->cas = new_cas();
         out->bits = kInitialFreq;
-        if (cas_out != nullptr) *cas_out = out->cas;
+        if (cas_out != nullptr) *cas_out = visible_cas(out);
         locked_replace(s, i, out, now);
         out = nullptr;
         result = StoreResult::kStored;
@@ -468,7 +504,8 @@ StoreResult Store::store(NewItem&& item, Mode mode, uint64_t cas_in, uint64_t* c
       result = StoreResult::kNotStored;
     } else if (mode == Mode::kCas && !found) {
       result = StoreResult::kNotFound;
-    } else if (mode == Mode::kCas && (cas_in == 0 || cas_in != s.table.item_at(i)->cas)) {
+    } else if (mode == Mode::kCas &&
+               (cas_in == 0 || cas_in != impl_->visible_cas(s.table.item_at(i)))) {
       result = StoreResult::kExists;
     } else {
       it->time = now;
@@ -481,7 +518,7 @@ StoreResult Store::store(NewItem&& item, Mode mode, uint64_t cas_in, uint64_t* c
         result = impl_->locked_link_new(s, h, it) ? StoreResult::kStored : StoreResult::kNoMemory;
       }
       if (result == StoreResult::kStored) {
-        if (cas_out != nullptr) *cas_out = it->cas;
+        if (cas_out != nullptr) *cas_out = impl_->visible_cas(it);
         it = nullptr;
       }
     }
@@ -556,7 +593,7 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
         it->cas = impl_->new_cas();
         update_time(it, now);
         *result = v;
-        if (cas_out != nullptr) *cas_out = it->cas;
+        if (cas_out != nullptr) *cas_out = impl_->visible_cas(it);
         status = DeltaStatus::kOk;
         break;
       }
@@ -570,7 +607,7 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
         fresh->cas = impl_->new_cas();
         fresh->bits = kInitialFreq;
         *result = v;
-        if (cas_out != nullptr) *cas_out = fresh->cas;
+        if (cas_out != nullptr) *cas_out = impl_->visible_cas(fresh);
         impl_->locked_replace(s, i, fresh, now);
         fresh = nullptr;
         status = DeltaStatus::kOk;

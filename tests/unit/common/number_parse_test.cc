@@ -25,7 +25,10 @@ TEST(NumberParse, I32) {
   int32_t v = 0;
   EXPECT_TRUE(parse_i32("-5", &v));
   EXPECT_EQ(v, -5);
-  EXPECT_FALSE(parse_i32("2147483648", &v));
+  EXPECT_TRUE(parse_i32("2147483648", &v));  // truncated, as memcached 1.6.18 does
+  EXPECT_EQ(v, INT32_MIN);
+  EXPECT_TRUE(parse_i32("4294967297", &v));
+  EXPECT_EQ(v, 1);
   EXPECT_TRUE(parse_i32("2147483647", &v));
   EXPECT_FALSE(parse_i32("abc", &v));
 }
