@@ -4,7 +4,7 @@
 # when something is missing, so repeated runs cost nothing.
 set -euo pipefail
 
-build_pkgs=(g++ cmake make libxxhash-dev)
+build_pkgs=(g++ cmake make libxxhash-dev libssl-dev)
 test_pkgs=(libgtest-dev libbenchmark-dev memcached python3 python3-pytest python3-pymemcache
            python3-pylibmc libmemcached-tools iproute2 procps)
 

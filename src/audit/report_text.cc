@@ -58,6 +58,12 @@ std::string human_bytes(uint64_t b) {
   return buf;
 }
 
+bool is_short_flag(const std::string& w) {
+  size_t i = (!w.empty() && w[0] == '\'') ? 1 : 0;
+  return w.size() == i + 2 && w[i] == '-' && ((w[i + 1] >= 'a' && w[i + 1] <= 'z') ||
+                                              (w[i + 1] >= 'A' && w[i + 1] <= 'Z'));
+}
+
 // Word-wraps `text` to 100 columns after `lead`; continuation lines are indented by `indent`.
 std::string wrap(const std::string& lead, const std::string& text, size_t indent) {
   std::string out = lead;
@@ -70,6 +76,13 @@ std::string wrap(const std::string& lead, const std::string& text, size_t indent
     std::string word = text.substr(pos, sp - pos);
     pos = sp + 1;
     if (word.empty()) continue;
+    // Keep a flag with its argument ("-U 0", "-l 127.0.0.1"): a split flag reads as two.
+    if (is_short_flag(word) && pos < text.size()) {
+      size_t next = text.find(' ', pos);
+      if (next == std::string::npos) next = text.size();
+      word += " " + text.substr(pos, next - pos);
+      pos = next + 1;
+    }
     if (!line_empty && col + 1 + word.size() > 100) {
       out += "\n" + std::string(indent, ' ');
       col = indent;

@@ -1,2 +1,0 @@
-// placeholder so the audit layer exists before its first file lands.
-namespace memshield::audit {}

@@ -1,0 +1,2 @@
+// placeholder until the security layer lands.
+namespace memshield::security {}
