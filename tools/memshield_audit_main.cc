@@ -84,8 +84,8 @@ int main(int argc, char** argv) {
   }
   bar.finish();
 
-  std::string out = opts.json ? render_json(entries)
-                              : render_text(entries, TextStyle{want_color(opts.color)});
+  std::string out =
+      opts.json ? render_json(entries) : render_text(entries, TextStyle{want_color(opts.color)});
   fputs(out.c_str(), stdout);
   fflush(stdout);
   if (cut_short) {

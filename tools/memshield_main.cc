@@ -18,5 +18,5 @@ int main(int argc, char** argv) {
     case ParseOutcome::kRun:
       break;
   }
-  return run_server(settings);
+  return run_server(settings, argc, argv);
 }

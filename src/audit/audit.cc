@@ -40,17 +40,17 @@ TargetReport audit_target(const Target& target, const AuditOptions& options, Pac
   std::string key;
   if (options.intrusive && rep.tcp.speaks == Speaks::kMemcached) {
     key = make_probe_key();
-    StoreOutcome st = store_probe_value(target, key, options.value_bytes, pacer,
-                                        options.timeout_ms);
+    StoreOutcome st =
+        store_probe_value(target, key, options.value_bytes, pacer, options.timeout_ms);
     rep.tcp.writable = st.stored;
-    rep.tcp.write_detail = st.stored ? "stored a " + std::to_string(st.value_bytes) +
-                                           "-byte value (key " + key + ")"
-                                     : "write refused: " + st.detail;
+    rep.tcp.write_detail =
+        st.stored ? "stored a " + std::to_string(st.value_bytes) + "-byte value (key " + key + ")"
+                  : "write refused: " + st.detail;
     if (!st.stored) key.clear();
   }
 
-  rep.udp.push_back(probe_udp(target, rep.udp_port, "version", "version\r\n", pacer,
-                              options.timeout_ms));
+  rep.udp.push_back(
+      probe_udp(target, rep.udp_port, "version", "version\r\n", pacer, options.timeout_ms));
   // A refused "version" means nothing listens on UDP; "stats" would only be refused too.
   if (rep.udp.back().state == UdpProbeState::kRefused) {
     UdpProbeResult skipped;
@@ -58,13 +58,13 @@ TargetReport audit_target(const Target& target, const AuditOptions& options, Pac
     skipped.detail = "not sent: UDP port closed";
     rep.udp.push_back(skipped);
   } else {
-    rep.udp.push_back(probe_udp(target, rep.udp_port, "stats", "stats\r\n", pacer,
-                                options.timeout_ms));
+    rep.udp.push_back(
+        probe_udp(target, rep.udp_port, "stats", "stats\r\n", pacer, options.timeout_ms));
   }
   if (options.intrusive) {
     if (!key.empty() && rep.udp_open()) {
-      rep.udp.push_back(probe_udp(target, rep.udp_port, "get", "get " + key + "\r\n", pacer,
-                                  options.timeout_ms));
+      rep.udp.push_back(
+          probe_udp(target, rep.udp_port, "get", "get " + key + "\r\n", pacer, options.timeout_ms));
     } else {
       UdpProbeResult skipped;
       skipped.name = "get";

@@ -12,9 +12,9 @@
 namespace memshield::audit {
 
 struct AuditOptions {
-  int64_t timeout_ms = 1000;          // per probe
-  bool intrusive = false;             // allow the write test and the UDP get
-  uint64_t value_bytes = 1000 * 1000; // size of the --intrusive probe value
+  int64_t timeout_ms = 1000;           // per probe
+  bool intrusive = false;              // allow the write test and the UDP get
+  uint64_t value_bytes = 1000 * 1000;  // size of the --intrusive probe value
 };
 
 TargetReport audit_target(const Target& target, const AuditOptions& options, Pacer& pacer);

@@ -16,8 +16,8 @@ enum class ColorMode { kAuto, kAlways, kNever };
 struct CliOptions {
   std::vector<std::string> targets;
   uint16_t port = kDefaultPort;
-  double rate = 20;            // probes per second
-  int64_t timeout_ms = 1000;   // per probe
+  double rate = 20;           // probes per second
+  int64_t timeout_ms = 1000;  // per probe
   int64_t max_time_ms = 300 * 1000;
   uint64_t max_targets = 256;
   bool intrusive = false;

@@ -48,9 +48,9 @@ enum class UdpProbeState {
 struct UdpProbeResult {
   std::string name;  // "version", "stats", "get"
   UdpProbeState state = UdpProbeState::kSkipped;
-  uint64_t request_bytes = 0;   // UDP payload, 8-byte frame header included
-  uint64_t response_bytes = 0;  // sum of UDP payloads received, frame headers included
-  uint64_t request_wire_bytes = 0;   // plus IP and UDP headers (28 IPv4 / 48 IPv6 per datagram)
+  uint64_t request_bytes = 0;       // UDP payload, 8-byte frame header included
+  uint64_t response_bytes = 0;      // sum of UDP payloads received, frame headers included
+  uint64_t request_wire_bytes = 0;  // plus IP and UDP headers (28 IPv4 / 48 IPv6 per datagram)
   uint64_t response_wire_bytes = 0;
   uint32_t datagrams = 0;           // distinct datagrams received
   uint32_t datagrams_expected = 0;  // "total" from the frame headers

@@ -31,9 +31,7 @@ std::string json_number(double v) {
   return buf;
 }
 
-std::string json_opt(const std::optional<uint64_t>& v) {
-  return v ? std::to_string(*v) : "null";
-}
+std::string json_opt(const std::optional<uint64_t>& v) { return v ? std::to_string(*v) : "null"; }
 
 std::string json_opt_bool(const std::optional<bool>& v) {
   return v ? (*v ? "true" : "false") : "null";

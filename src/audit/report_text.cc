@@ -13,12 +13,18 @@ constexpr const char* kBold = "\033[1m";
 
 const char* risk_color(Risk r) {
   switch (r) {
-    case Risk::kCritical: return "\033[1;97;41m";  // bold white on red
-    case Risk::kHigh: return "\033[1;31m";
-    case Risk::kMedium: return "\033[1;33m";
-    case Risk::kUnknown: return "\033[35m";
-    case Risk::kLow: return "\033[36m";
-    case Risk::kNone: return "\033[32m";
+    case Risk::kCritical:
+      return "\033[1;97;41m";  // bold white on red
+    case Risk::kHigh:
+      return "\033[1;31m";
+    case Risk::kMedium:
+      return "\033[1;33m";
+    case Risk::kUnknown:
+      return "\033[35m";
+    case Risk::kLow:
+      return "\033[36m";
+    case Risk::kNone:
+      return "\033[32m";
   }
   return "";
 }
@@ -60,8 +66,8 @@ std::string human_bytes(uint64_t b) {
 
 bool is_short_flag(const std::string& w) {
   size_t i = (!w.empty() && w[0] == '\'') ? 1 : 0;
-  return w.size() == i + 2 && w[i] == '-' && ((w[i + 1] >= 'a' && w[i + 1] <= 'z') ||
-                                              (w[i + 1] >= 'A' && w[i + 1] <= 'Z'));
+  return w.size() == i + 2 && w[i] == '-' &&
+         ((w[i + 1] >= 'a' && w[i + 1] <= 'z') || (w[i + 1] >= 'A' && w[i + 1] <= 'Z'));
 }
 
 // Word-wraps `text` to 100 columns after `lead`; continuation lines are indented by `indent`.
@@ -108,9 +114,12 @@ std::string auth_cell(const TcpFinding& t) {
 std::string tcp_cell(const TcpFinding& t) {
   if (t.state != TcpState::kOpen) return tcp_state_name(t.state);
   switch (t.speaks) {
-    case Speaks::kSilent: return "open/silent";
-    case Speaks::kOther: return "open/other";
-    default: return "open";
+    case Speaks::kSilent:
+      return "open/silent";
+    case Speaks::kOther:
+      return "open/other";
+    default:
+      return "open";
   }
 }
 
@@ -139,8 +148,9 @@ void render_tcp(const TargetReport& r, std::string* out) {
   }
   if (!t.listen.empty()) *out += wrap(ind, "says it listens on: " + t.listen, 8);
   if (t.writable) {
-    *out += wrap(ind, std::string(*t.writable ? "ACCEPTS WRITES from us: " : "write test: ") +
-                          t.write_detail, 8);
+    *out += wrap(
+        ind,
+        std::string(*t.writable ? "ACCEPTS WRITES from us: " : "write test: ") + t.write_detail, 8);
   } else if (!r.intrusive) {
     *out += ind + "write test: not tried (read-only mode; --intrusive tests it)\n";
   }
@@ -181,34 +191,50 @@ void render_udp(const TargetReport& r, std::string* out) {
 
 const char* tcp_state_name(TcpState s) {
   switch (s) {
-    case TcpState::kNotProbed: return "not_probed";
-    case TcpState::kOpen: return "open";
-    case TcpState::kClosed: return "closed";
-    case TcpState::kFiltered: return "filtered";
-    case TcpState::kUnreachable: return "unreachable";
-    case TcpState::kError: return "error";
+    case TcpState::kNotProbed:
+      return "not_probed";
+    case TcpState::kOpen:
+      return "open";
+    case TcpState::kClosed:
+      return "closed";
+    case TcpState::kFiltered:
+      return "filtered";
+    case TcpState::kUnreachable:
+      return "unreachable";
+    case TcpState::kError:
+      return "error";
   }
   return "error";
 }
 
 const char* speaks_name(Speaks s) {
   switch (s) {
-    case Speaks::kUnknown: return "unknown";
-    case Speaks::kMemcached: return "memcached";
-    case Speaks::kMemcachedAuth: return "memcached_auth";
-    case Speaks::kSilent: return "silent";
-    case Speaks::kOther: return "other";
+    case Speaks::kUnknown:
+      return "unknown";
+    case Speaks::kMemcached:
+      return "memcached";
+    case Speaks::kMemcachedAuth:
+      return "memcached_auth";
+    case Speaks::kSilent:
+      return "silent";
+    case Speaks::kOther:
+      return "other";
   }
   return "unknown";
 }
 
 const char* udp_probe_state_name(UdpProbeState s) {
   switch (s) {
-    case UdpProbeState::kSkipped: return "skipped";
-    case UdpProbeState::kAnswered: return "answered";
-    case UdpProbeState::kNoAnswer: return "no_answer";
-    case UdpProbeState::kRefused: return "refused";
-    case UdpProbeState::kError: return "error";
+    case UdpProbeState::kSkipped:
+      return "skipped";
+    case UdpProbeState::kAnswered:
+      return "answered";
+    case UdpProbeState::kNoAnswer:
+      return "no_answer";
+    case UdpProbeState::kRefused:
+      return "refused";
+    case UdpProbeState::kError:
+      return "error";
   }
   return "error";
 }
@@ -231,9 +257,8 @@ std::string render_text(const std::vector<ReportEntry>& entries, const TextStyle
   size_t w = 6;
   for (const auto& e : entries) w = std::max(w, e.report.target.label().size());
   w += 2;
-  std::string out = paint(pad("TARGET", w) + pad("TCP", 13) + pad("AUTH", 10) +
-                              pad("VERSION", 12) + pad("UDP", 11) + pad("AMPLIFICATION", 15) +
-                              "RISK",
+  std::string out = paint(pad("TARGET", w) + pad("TCP", 13) + pad("AUTH", 10) + pad("VERSION", 12) +
+                              pad("UDP", 11) + pad("AMPLIFICATION", 15) + "RISK",
                           kBold) +
                     "\n";
   for (const auto& e : entries) {
@@ -253,8 +278,9 @@ std::string render_text(const std::vector<ReportEntry>& entries, const TextStyle
       quiet.push_back(r.target.label());
       continue;
     }
-    out += "\n" + paint(r.target.label() + "  " + upper(risk_name(e.assessment.risk)),
-                        style.color ? risk_color(e.assessment.risk) : "") +
+    out += "\n" +
+           paint(r.target.label() + "  " + upper(risk_name(e.assessment.risk)),
+                 style.color ? risk_color(e.assessment.risk) : "") +
            "\n";
     if (r.scanned) {
       render_tcp(r, &out);

@@ -26,12 +26,18 @@ bool wildcard_listener(const TargetReport& rep) {
 
 const char* risk_name(Risk r) {
   switch (r) {
-    case Risk::kNone: return "none";
-    case Risk::kLow: return "low";
-    case Risk::kUnknown: return "unknown";
-    case Risk::kMedium: return "medium";
-    case Risk::kHigh: return "high";
-    case Risk::kCritical: return "critical";
+    case Risk::kNone:
+      return "none";
+    case Risk::kLow:
+      return "low";
+    case Risk::kUnknown:
+      return "unknown";
+    case Risk::kMedium:
+      return "medium";
+    case Risk::kHigh:
+      return "high";
+    case Risk::kCritical:
+      return "critical";
   }
   return "unknown";
 }
@@ -39,9 +45,12 @@ const char* risk_name(Risk r) {
 int exit_code_for(Risk r) {
   switch (r) {
     case Risk::kNone:
-    case Risk::kLow: return 0;
-    case Risk::kCritical: return 2;
-    default: return 1;
+    case Risk::kLow:
+      return 0;
+    case Risk::kCritical:
+      return 2;
+    default:
+      return 1;
   }
 }
 
@@ -72,7 +81,8 @@ Assessment assess(const TargetReport& rep) {
   if (amp > 1.0) {
     const UdpProbeResult* worst = nullptr;
     for (const auto& r : rep.udp) {
-      if (r.state == UdpProbeState::kAnswered && (!worst || r.amplification() > worst->amplification())) {
+      if (r.state == UdpProbeState::kAnswered &&
+          (!worst || r.amplification() > worst->amplification())) {
         worst = &r;
       }
     }
@@ -81,41 +91,55 @@ Assessment assess(const TargetReport& rep) {
         std::to_string(worst->response_bytes) + " bytes for a " +
         std::to_string(worst->request_bytes) + "-byte request (" + fmt_factor(amp) +
         "). UDP has no handshake, so an attacker can forge the sender address and this server "
-        "sends " + fmt_factor(amp) + " the traffic to the victim: a DDoS reflector "
+        "sends " +
+        fmt_factor(amp) +
+        " the traffic to the victim: a DDoS reflector "
         "(CVE-2018-1000115).");
-    a.fixes.push_back("memcached: start it with -U 0 to turn UDP off (the default since 1.5.6; "
-                      "on Debian add '-U 0' to /etc/memcached.conf and restart)");
-    a.fixes.push_back("memshield: drop the -U flag (UDP is off by default); if clients truly "
-                      "need UDP, keep its anti-amplification guard enabled");
+    a.fixes.push_back(
+        "memcached: start it with -U 0 to turn UDP off (the default since 1.5.6; "
+        "on Debian add '-U 0' to /etc/memcached.conf and restart)");
+    a.fixes.push_back(
+        "memshield: drop the -U flag (UDP is off by default); if clients truly "
+        "need UDP, keep its anti-amplification guard enabled");
   } else if (rep.udp_open()) {
-    a.reasons.push_back("UDP port " + uport + " answers requests from any source, though never "
-                        "with more bytes than it received (at most " + fmt_factor(amp) +
+    a.reasons.push_back("UDP port " + uport +
+                        " answers requests from any source, though never "
+                        "with more bytes than it received (at most " +
+                        fmt_factor(amp) +
                         "): no amplification, but forged requests still get answers.");
-    a.fixes.push_back("if no client uses memcached over UDP, turn it off (memcached -U 0; "
-                      "memshield: drop -U)");
+    a.fixes.push_back(
+        "if no client uses memcached over UDP, turn it off (memcached -U 0; "
+        "memshield: drop -U)");
   }
 
   switch (rep.tcp.speaks) {
     case Speaks::kMemcached:
       if (!rep.target.is_loopback()) {
-        a.reasons.push_back("TCP port " + port + " answers memcached commands from us without "
+        a.reasons.push_back("TCP port " + port +
+                            " answers memcached commands from us without "
                             "authentication on a non-loopback address: anyone who can reach it "
                             "can read, overwrite and flush the cache, and preload large values "
                             "to reflect.");
       } else if (wildcard_listener(rep)) {
-        a.reasons.push_back("TCP port " + port + " answers without authentication; we reached it "
+        a.reasons.push_back("TCP port " + port +
+                            " answers without authentication; we reached it "
                             "on loopback, but the server says it listens on every interface "
-                            "(inter " + rep.tcp.listen + "), so other hosts can probably reach "
+                            "(inter " +
+                            rep.tcp.listen +
+                            "), so other hosts can probably reach "
                             "it too.");
       } else {
-        a.reasons.push_back("TCP port " + port + " answers without authentication, but only on "
+        a.reasons.push_back("TCP port " + port +
+                            " answers without authentication, but only on "
                             "loopback: local processes can use it, other hosts cannot.");
       }
       if (!rep.target.is_loopback() || wildcard_listener(rep)) {
-        a.fixes.push_back("listen on loopback or a private address only: -l 127.0.0.1 "
-                          "(memcached and memshield)");
-        a.fixes.push_back("require authentication: memcached -Y /etc/memcached.auth (ASCII "
-                          "auth, user:password lines) or -S (SASL)");
+        a.fixes.push_back(
+            "listen on loopback or a private address only: -l 127.0.0.1 "
+            "(memcached and memshield)");
+        a.fixes.push_back(
+            "require authentication: memcached -Y /etc/memcached.auth (ASCII "
+            "auth, user:password lines) or -S (SASL)");
       }
       break;
     case Speaks::kMemcachedAuth:
@@ -123,7 +147,8 @@ Assessment assess(const TargetReport& rep) {
                           rep.tcp.detail + ").");
       break;
     case Speaks::kSilent:
-      a.reasons.push_back("TCP port " + port + " accepts connections but never answered; not "
+      a.reasons.push_back("TCP port " + port +
+                          " accepts connections but never answered; not "
                           "counted as memcached.");
       break;
     case Speaks::kOther:
@@ -142,8 +167,9 @@ Assessment assess(const TargetReport& rep) {
   if (!rep.udp_open()) {
     bool refused = !rep.udp.empty() && rep.udp.front().state == UdpProbeState::kRefused;
     a.reasons.push_back(refused ? "UDP port " + uport + " is closed (port unreachable)."
-                                : "UDP port " + uport + " sent no answer within the timeout: "
-                                  "closed or filtered.");
+                                : "UDP port " + uport +
+                                      " sent no answer within the timeout: "
+                                      "closed or filtered.");
   }
   if (a.risk >= Risk::kMedium) a.fixes.push_back(nft);
   if (a.risk == Risk::kLow) {

@@ -52,17 +52,21 @@ int UniqueFd::release() {
 
 const char* connect_status_name(ConnectStatus s) {
   switch (s) {
-    case ConnectStatus::kOpen: return "open";
-    case ConnectStatus::kRefused: return "closed";
-    case ConnectStatus::kTimeout: return "filtered";
-    case ConnectStatus::kUnreachable: return "unreachable";
-    case ConnectStatus::kError: return "error";
+    case ConnectStatus::kOpen:
+      return "open";
+    case ConnectStatus::kRefused:
+      return "closed";
+    case ConnectStatus::kTimeout:
+      return "filtered";
+    case ConnectStatus::kUnreachable:
+      return "unreachable";
+    case ConnectStatus::kError:
+      return "error";
   }
   return "error";
 }
 
-ConnectStatus tcp_connect(const Target& t, int64_t deadline_ms, UniqueFd* out,
-                          std::string* error) {
+ConnectStatus tcp_connect(const Target& t, int64_t deadline_ms, UniqueFd* out, std::string* error) {
   sockaddr_storage ss;
   socklen_t len = t.to_sockaddr(&ss);
   UniqueFd fd(socket(t.address.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));

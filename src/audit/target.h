@@ -63,7 +63,7 @@ struct Target {
   uint16_t port = kDefaultPort;
   std::string hostname;  // when the user gave a name; empty for literals
 
-  std::string label() const;  // "127.0.0.1:11211", "[::1]:11211", "db1:11211"
+  std::string label() const;     // "127.0.0.1:11211", "[::1]:11211", "db1:11211"
   std::string endpoint() const;  // always the address form
   bool is_loopback() const { return address.is_loopback(); }
   socklen_t to_sockaddr(sockaddr_storage* ss) const;

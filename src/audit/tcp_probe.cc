@@ -26,11 +26,16 @@ std::optional<uint64_t> stat_u64(const std::map<std::string, std::string>& m, co
 
 TcpState state_of(ConnectStatus s) {
   switch (s) {
-    case ConnectStatus::kOpen: return TcpState::kOpen;
-    case ConnectStatus::kRefused: return TcpState::kClosed;
-    case ConnectStatus::kTimeout: return TcpState::kFiltered;
-    case ConnectStatus::kUnreachable: return TcpState::kUnreachable;
-    case ConnectStatus::kError: return TcpState::kError;
+    case ConnectStatus::kOpen:
+      return TcpState::kOpen;
+    case ConnectStatus::kRefused:
+      return TcpState::kClosed;
+    case ConnectStatus::kTimeout:
+      return TcpState::kFiltered;
+    case ConnectStatus::kUnreachable:
+      return TcpState::kUnreachable;
+    case ConnectStatus::kError:
+      return TcpState::kError;
   }
   return TcpState::kError;
 }
@@ -89,9 +94,8 @@ TcpFinding probe_tcp(const Target& target, Pacer& pacer, int64_t timeout_ms) {
   std::string line;
   IoStatus io = send_all(fd.get(), "version\r\n", deadline);
   if (io == IoStatus::kOk) {
-    io = read_until(fd.get(), &line, kMaxLine, deadline, [](const std::string& b) {
-      return b.find('\n') != std::string::npos;
-    });
+    io = read_until(fd.get(), &line, kMaxLine, deadline,
+                    [](const std::string& b) { return b.find('\n') != std::string::npos; });
   }
   if (line.empty()) {
     if (io == IoStatus::kTimeout) {
@@ -106,7 +110,9 @@ TcpFinding probe_tcp(const Target& target, Pacer& pacer, int64_t timeout_ms) {
     return f;
   }
   std::string version;
-  switch (classify_text_reply(line.substr(0, line.find('\n')), &version)) {
+  // The first line is all we judge by; a peer may send more, or no newline at all.
+  if (size_t eol = line.find('\n'); eol != std::string::npos) line.resize(eol);
+  switch (classify_text_reply(line, &version)) {
     case ReplyKind::kVersion:
       f.speaks = Speaks::kMemcached;
       f.version = version;

@@ -43,8 +43,7 @@ UdpProbeResult probe_udp(const Target& target, uint16_t port, std::string_view n
                          std::string_view command, Pacer& pacer, int64_t timeout_ms) {
   UdpProbeResult r;
   r.name = std::string(name);
-  const uint64_t overhead =
-      target.address.family == AF_INET6 ? kIpv6UdpOverhead : kIpv4UdpOverhead;
+  const uint64_t overhead = target.address.family == AF_INET6 ? kIpv6UdpOverhead : kIpv4UdpOverhead;
   const uint16_t id = random_request_id();
   std::string request(udp::kHeaderSize, '\0');
   udp::encode_header({id, 0, 1, 0}, request.data());

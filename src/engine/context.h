@@ -2,6 +2,8 @@
 // beyond one connection (stats, shutdown), and the settings that change command behaviour.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <string_view>
 
 #include "common/clock.h"
@@ -17,6 +19,9 @@ class Hooks {
   // Appends the whole answer to `stats <args>` (ending in END, or an error line).
   virtual void stats(std::string_view args, OutBuffer& out) = 0;
   virtual void shutdown(bool graceful) = 0;
+  // memshield's own commands ("shield ..."); `peer` is the client's address, null when it has
+  // none (unix sockets). Appends the whole answer.
+  virtual void shield(std::string_view args, const sockaddr_storage* peer, OutBuffer& out) = 0;
 };
 
 struct Options {

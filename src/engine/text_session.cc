@@ -230,6 +230,9 @@ void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
     case Cmd::kStats:
       ctx_.hooks->stats(req.args, out);
       break;
+    case Cmd::kShield:
+      ctx_.hooks->shield(req.args, peer_, out);
+      break;
     case Cmd::kReply:
       reply(out, req.reply);
       break;

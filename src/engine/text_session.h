@@ -21,7 +21,9 @@ class TextSession {
     bool close = false;  // close once `out` is written (quit, garbage, shutdown)
   };
 
-  TextSession(Context& ctx, ThreadStats& stats, int id) : ctx_(ctx), stats_(stats), id_(id) {}
+  // `peer`: the client's address if it has one (for address-bound answers such as cookies).
+  TextSession(Context& ctx, ThreadStats& stats, int id, const sockaddr_storage* peer = nullptr)
+      : ctx_(ctx), stats_(stats), id_(id), peer_(peer) {}
 
   // Processes as many whole requests from `in` as there are, stopping early once `out` holds
   // more than `out_limit` bytes (back-pressure); the caller keeps the unconsumed rest.
@@ -47,6 +49,7 @@ class TextSession {
   Context& ctx_;
   ThreadStats& stats_;
   const int id_;
+  const sockaddr_storage* peer_;
   State state_ = State::kLine;
   bool noreply_ = false;
 

@@ -66,7 +66,34 @@ bool split_spec(const std::string& spec, int default_port, std::string* host, in
 
 }  // namespace
 
+namespace {
+ListenResult listen_inet(const std::vector<std::string>& specs, int default_port, int backlog,
+                         bool udp);
+}  // namespace
+
 ListenResult listen_tcp(const std::vector<std::string>& specs, int default_port, int backlog) {
+  return listen_inet(specs, default_port, backlog, false);
+}
+
+ListenResult listen_udp(const std::vector<std::string>& specs, int port) {
+  // The UDP port is fixed by -U; an "addr:port" spec's port is the TCP one.
+  std::vector<std::string> hosts;
+  for (const std::string& spec : specs) {
+    std::string host;
+    int ignored = 0;
+    if (!split_spec(spec, port, &host, &ignored)) {
+      ListenResult r;
+      r.error = "bad listen address '" + spec + "'";
+      return r;
+    }
+    hosts.push_back(host.find(':') != std::string::npos ? "[" + host + "]" : host);
+  }
+  return listen_inet(hosts, port, 0, true);
+}
+
+namespace {
+ListenResult listen_inet(const std::vector<std::string>& specs, int default_port, int backlog,
+                         bool udp) {
   ListenResult res;
   for (const std::string& spec : specs) {
     std::string host;
@@ -77,7 +104,7 @@ ListenResult listen_tcp(const std::vector<std::string>& specs, int default_port,
     }
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_socktype = udp ? SOCK_DGRAM : SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     addrinfo* ai = nullptr;
     std::string port_str = std::to_string(port);
@@ -92,7 +119,12 @@ ListenResult listen_tcp(const std::vector<std::string>& specs, int default_port,
       int one = 1;
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
       if (p->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-      if (bind(fd, p->ai_addr, p->ai_addrlen) != 0 || listen(fd, backlog) != 0) {
+      if (udp) {
+        int buf = 4 << 20;  // absorb bursts: requests between wake-ups, multi-datagram answers
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+      }
+      if (bind(fd, p->ai_addr, p->ai_addrlen) != 0 || (!udp && listen(fd, backlog) != 0)) {
         int err = errno;
         close(fd);
         // An address family this host lacks (no IPv6) is not fatal; anything else is.
@@ -104,14 +136,16 @@ ListenResult listen_tcp(const std::vector<std::string>& specs, int default_port,
       sockaddr_storage bound{};
       socklen_t len = sizeof(bound);
       getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-      res.sockets.push_back({fd, format_address(reinterpret_cast<sockaddr*>(&bound)),
-                             is_loopback(p->ai_addr)});
+      std::string name = format_address(reinterpret_cast<sockaddr*>(&bound));
+      if (udp) name = "udp" + name.substr(3);  // "tcp:1.2.3.4:5" -> "udp:1.2.3.4:5"
+      res.sockets.push_back({fd, name, is_loopback(p->ai_addr), udp});
     }
     freeaddrinfo(ai);
   }
   if (res.sockets.empty() && res.error.empty()) res.error = "no address to listen on";
   return res;
 }
+}  // namespace
 
 ListenResult listen_unix(const std::string& path, int mask, int backlog) {
   ListenResult res;

@@ -11,6 +11,7 @@ struct ListenSocket {
   int fd = -1;
   std::string address;   // "tcp:127.0.0.1:11211", "unix:/tmp/m.sock"
   bool loopback = true;  // false if reachable from other hosts
+  bool udp = false;
 };
 
 struct ListenResult {
@@ -21,6 +22,8 @@ struct ListenResult {
 // Binds TCP listeners for each spec ("addr" uses default_port). A spec that names a host
 // resolves to every address of it.
 ListenResult listen_tcp(const std::vector<std::string>& specs, int default_port, int backlog);
+// Binds UDP sockets on the same address syntax, all on `port`.
+ListenResult listen_udp(const std::vector<std::string>& specs, int port);
 ListenResult listen_unix(const std::string& path, int mask, int backlog);
 
 }  // namespace memshield::net

@@ -2,10 +2,13 @@
 // moves bytes, a Session decides what they mean. net/ knows nothing of commands.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstddef>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/out_buffer.h"
 
@@ -13,6 +16,7 @@ namespace memshield::net {
 
 struct PeerInfo {
   int fd = -1;
+  sockaddr_storage addr{};   // ss_family AF_UNIX for unix sockets
   int worker = 0;            // index of the worker thread that owns the connection
   std::string address;       // "tcp:127.0.0.1:5555", "unix:/path"
   std::string listen_address;
@@ -33,9 +37,21 @@ class Session {
 class SessionFactory {
  public:
   virtual ~SessionFactory() = default;
+  // Whether to serve a new connection at all (access control). A refused peer is closed before
+  // a single byte is sent to it.
+  virtual bool admit(const sockaddr_storage& peer) { return true; }
   virtual std::unique_ptr<Session> create(const PeerInfo& peer) = 0;
   // The line sent to a connection refused for the connection limit (with CRLF).
   virtual std::string_view reject_message() const = 0;
+};
+
+// Answers UDP datagrams. Called on worker threads, concurrently.
+class DatagramHandler {
+ public:
+  virtual ~DatagramHandler() = default;
+  // `payload` came from `from`; datagrams appended to `replies` are sent back to `from`.
+  virtual void on_datagram(const sockaddr_storage& from, std::string_view payload, int worker,
+                           std::vector<std::string>* replies) = 0;
 };
 
 }  // namespace memshield::net

@@ -24,6 +24,8 @@ constexpr size_t kScratchSize = 64 * 1024;
 constexpr int kMaxEvents = 256;
 constexpr int kAcceptBatch = 64;
 constexpr int kMaxIov = 64;
+constexpr int kUdpBatch = 16;
+constexpr size_t kUdpMaxDatagram = 65536;
 
 std::string peer_name(const sockaddr_storage& sa, const std::string& listen_address) {
   char host[INET6_ADDRSTRLEN] = "?";
@@ -42,7 +44,7 @@ std::string peer_name(const sockaddr_storage& sa, const std::string& listen_addr
 }  // namespace
 
 struct Worker::Handle {
-  enum Kind { kListen, kConn, kWake } kind;
+  enum Kind { kListen, kUdp, kConn, kWake } kind;
   int fd = -1;
   std::string address;
   Connection* conn = nullptr;
@@ -62,13 +64,14 @@ struct Worker::Connection {
 
 Worker::Worker(const WorkerConfig& config, const std::vector<ListenSocket>& listeners,
                SessionFactory& factory, ConnectionLimit& limit, ConnRegistry& registry,
-               const Clock& clock)
+               const Clock& clock, DatagramHandler* datagrams)
     : config_(config),
       listeners_(listeners),
       factory_(factory),
       limit_(limit),
       registry_(registry),
       clock_(clock),
+      datagrams_(datagrams),
       scratch_(new char[kScratchSize]) {}
 
 Worker::~Worker() {
@@ -90,12 +93,14 @@ void Worker::start() {
   epoll_ctl(epfd_, EPOLL_CTL_ADD, wake_fd_, &ev);
   listen_handles_.push_back(std::move(wake));
   for (const ListenSocket& ls : listeners_) {
+    if (ls.udp && datagrams_ == nullptr) continue;
+    if (ls.udp && !udp_buffers_) udp_buffers_.reset(new char[kUdpBatch * kUdpMaxDatagram]);
     auto h = std::make_unique<Handle>();
-    h->kind = Handle::kListen;
+    h->kind = ls.udp ? Handle::kUdp : Handle::kListen;
     h->fd = ls.fd;
     h->address = ls.address;
     epoll_event lev{};
-    lev.events = EPOLLIN | EPOLLEXCLUSIVE;  // wake one worker per new connection
+    lev.events = EPOLLIN | EPOLLEXCLUSIVE;  // wake one worker per new connection or datagram
     lev.data.ptr = h.get();
     epoll_ctl(epfd_, EPOLL_CTL_ADD, ls.fd, &lev);
     listen_handles_.push_back(std::move(h));
@@ -134,6 +139,9 @@ void Worker::run() {
         case Handle::kListen:
           accept_from(h->fd, h->address);
           break;
+        case Handle::kUdp:
+          receive_datagrams(h->fd);
+          break;
         case Handle::kConn: {
           Connection* c = h->conn;
           if (ev & EPOLLOUT) {
@@ -167,6 +175,10 @@ void Worker::accept_from(int listen_fd, const std::string& listen_address) {
       }
       return;
     }
+    if (!factory_.admit(sa)) {
+      close(fd);  // access control: not one byte to a refused peer
+      continue;
+    }
     if (limit_.current.fetch_add(1, std::memory_order_relaxed) >= limit_.max_connections) {
       limit_.current.fetch_sub(1, std::memory_order_relaxed);
       stats_.rejected_connections.add();
@@ -186,7 +198,7 @@ void Worker::accept_from(int listen_fd, const std::string& listen_address) {
     c->handle.fd = fd;
     c->handle.conn = c;
     c->last_active.store(clock_.now(), std::memory_order_relaxed);
-    PeerInfo peer{fd, config_.index, peer_name(sa, listen_address), listen_address};
+    PeerInfo peer{fd, sa, config_.index, peer_name(sa, listen_address), listen_address};
     c->session = factory_.create(peer);
     if (connections_.size() <= static_cast<size_t>(fd)) connections_.resize(fd + 1, nullptr);
     connections_[fd] = c;
@@ -198,6 +210,54 @@ void Worker::accept_from(int listen_fd, const std::string& listen_address) {
     stats_.total_connections.add();
     registry_.add(fd, ConnInfo{peer.address, listen_address, false, &c->last_active});
     MS_LOG(2, "<%d new client connection from %s", fd, peer.address.c_str());
+  }
+}
+
+// One batch of datagrams per readiness event: recvmmsg in, the handler decides, sendmmsg out.
+void Worker::receive_datagrams(int fd) {
+  mmsghdr msgs[kUdpBatch];
+  iovec iovs[kUdpBatch];
+  sockaddr_storage from[kUdpBatch];
+  for (int i = 0; i < kUdpBatch; ++i) {
+    iovs[i].iov_base = udp_buffers_.get() + i * kUdpMaxDatagram;
+    iovs[i].iov_len = kUdpMaxDatagram;
+    msgs[i].msg_hdr = msghdr{};
+    msgs[i].msg_hdr.msg_name = &from[i];
+    msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
+    msgs[i].msg_hdr.msg_iov = &iovs[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+    msgs[i].msg_len = 0;
+  }
+  int n = recvmmsg(fd, msgs, kUdpBatch, MSG_DONTWAIT, nullptr);
+  if (n <= 0) return;
+  std::vector<std::string> replies;
+  for (int i = 0; i < n; ++i) {
+    // A datagram cut short by the buffer is not a whole request: not answered.
+    if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) continue;
+    stats_.bytes_read.add(msgs[i].msg_len);
+    replies.clear();
+    datagrams_->on_datagram(from[i],
+                            std::string_view(static_cast<char*>(iovs[i].iov_base),
+                                             msgs[i].msg_len),
+                            config_.index, &replies);
+    // Replies go out in batches of up to kUdpBatch datagrams.
+    for (size_t off = 0; off < replies.size(); off += kUdpBatch) {
+      size_t cnt = std::min<size_t>(kUdpBatch, replies.size() - off);
+      mmsghdr out[kUdpBatch];
+      iovec oiov[kUdpBatch];
+      for (size_t k = 0; k < cnt; ++k) {
+        oiov[k].iov_base = replies[off + k].data();
+        oiov[k].iov_len = replies[off + k].size();
+        out[k].msg_hdr = msghdr{};
+        out[k].msg_hdr.msg_name = &from[i];
+        out[k].msg_hdr.msg_namelen = msgs[i].msg_hdr.msg_namelen;
+        out[k].msg_hdr.msg_iov = &oiov[k];
+        out[k].msg_hdr.msg_iovlen = 1;
+      }
+      int sent = sendmmsg(fd, out, static_cast<unsigned>(cnt), MSG_DONTWAIT);
+      for (int k = 0; k < sent; ++k) stats_.bytes_written.add(out[k].msg_len);
+      if (sent < static_cast<int>(cnt)) break;  // socket buffer full: the rest is lost, as UDP is
+    }
   }
 }
 

@@ -29,7 +29,7 @@ class Worker {
  public:
   Worker(const WorkerConfig& config, const std::vector<ListenSocket>& listeners,
          SessionFactory& factory, ConnectionLimit& limit, ConnRegistry& registry,
-         const Clock& clock);
+         const Clock& clock, DatagramHandler* datagrams = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -48,6 +48,7 @@ class Worker {
 
   void run();
   void accept_from(int listen_fd, const std::string& listen_address);
+  void receive_datagrams(int fd);
   void on_readable(Connection* c);
   void on_writable(Connection* c);
   void drive(Connection* c, const char* data, size_t len, bool from_scratch);
@@ -61,6 +62,7 @@ class Worker {
   ConnectionLimit& limit_;
   ConnRegistry& registry_;
   const Clock& clock_;
+  DatagramHandler* datagrams_;
   WorkerStats stats_;
 
   int epfd_ = -1;
@@ -70,6 +72,7 @@ class Worker {
   std::vector<std::unique_ptr<Handle>> listen_handles_;
   std::vector<Connection*> connections_;  // indexed by fd
   std::unique_ptr<char[]> scratch_;        // shared read buffer: idle connections hold none
+  std::unique_ptr<char[]> udp_buffers_;    // one batch of datagrams for recvmmsg
 };
 
 }  // namespace memshield::net

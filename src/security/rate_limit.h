@@ -30,6 +30,8 @@ class PrefixRateLimiter {
   bool allow_packet(const IpAddress& ip, double now_seconds);
   // `bytes` of response to `ip`; false = over the byte rate, don't send (nothing is charged).
   bool allow_bytes(const IpAddress& ip, size_t bytes, double now_seconds);
+  // Prefixes currently in the table (<= max_prefixes); walks the table, for stats and tests.
+  size_t tracked_prefixes() const;
 
  private:
   struct Impl;

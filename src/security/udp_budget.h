@@ -28,6 +28,8 @@ class AmplificationBudget {
   // If sent-in-window + bytes <= factor * received-in-window, records the spend and returns
   // true; otherwise returns false and records nothing.
   bool try_spend(const IpAddress& ip, size_t bytes, double now_seconds);
+  // Addresses currently in the table (<= max_addresses); walks the table, for stats and tests.
+  size_t tracked_addresses() const;
 
  private:
   struct Impl;

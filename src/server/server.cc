@@ -23,7 +23,9 @@
 #include "engine/text_session.h"
 #include "net/listener.h"
 #include "net/worker.h"
+#include "server/shield.h"
 #include "server/stats_report.h"
+#include "server/udp_service.h"
 #include "store/store.h"
 
 namespace memshield::server {
@@ -31,28 +33,70 @@ namespace {
 
 constexpr size_t kOutHighWater = 4u << 20;
 
-// The engine's text session behind the network layer's Session interface.
+// The engine's text session behind the network layer's Session interface. Registers its peer
+// with the shield for --udp-validate=tcp while it lives.
 class TextConnection final : public net::Session {
  public:
-  TextConnection(engine::Context& ctx, engine::ThreadStats& stats, int id)
-      : session_(ctx, stats, id) {}
+  TextConnection(engine::Context& ctx, engine::ThreadStats& stats, const net::PeerInfo& peer,
+                 TcpPeers* peers)
+      : addr_(peer.addr), session_(ctx, stats, peer.fd, &addr_), peers_(peers) {
+    if (peers_ != nullptr &&
+        !security::ip_from_sockaddr(reinterpret_cast<const sockaddr*>(&addr_), &ip_)) {
+      peers_ = nullptr;
+    }
+    if (peers_ != nullptr) peers_->add(ip_);
+  }
+  ~TextConnection() override {
+    if (peers_ != nullptr) peers_->remove(ip_);
+  }
   Result on_input(std::string_view in, OutBuffer& out) override {
     engine::TextSession::Result r = session_.process(in, out, kOutHighWater);
     return {r.consumed, r.close};
   }
 
  private:
+  sockaddr_storage addr_;
   engine::TextSession session_;
+  TcpPeers* peers_;
+  security::IpAddress ip_;
 };
+
+bool parse_hex(std::string_view hex, uint8_t* out, size_t n) {
+  if (hex.size() != 2 * n) return false;
+  for (size_t i = 0; i < n; ++i) {
+    int v = 0;
+    for (int k = 0; k < 2; ++k) {
+      char c = hex[2 * i + k];
+      int d = c >= '0' && c <= '9' ? c - '0'
+              : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                     : -1;
+      if (d < 0) return false;
+      v = v * 16 + d;
+    }
+    out[i] = static_cast<uint8_t>(v);
+  }
+  return true;
+}
 
 class Server final : public net::SessionFactory, public engine::Hooks {
  public:
-  explicit Server(const Settings& s) : settings_(s), limit_(s.max_connections) {}
+  Server(const Settings& s, int argc, char** argv)
+      : settings_(s), argc_(argc), argv_(argv), limit_(s.max_connections) {}
   int run();
 
   // net::SessionFactory
+  bool admit(const sockaddr_storage& peer) override {
+    security::IpAddress ip;
+    if (!security::ip_from_sockaddr(reinterpret_cast<const sockaddr*>(&peer), &ip)) return true;
+    if (shield_->rules()->acl.allows(ip)) return true;
+    ShieldStats::add(shield_->stats.tcp_rejected_acl);
+    MS_LOG(1, "refused TCP connection from %s (ACL)", ip.to_string().c_str());
+    return false;
+  }
   std::unique_ptr<net::Session> create(const net::PeerInfo& peer) override {
-    return std::make_unique<TextConnection>(ctx_, *thread_stats_[peer.worker], peer.fd);
+    return std::make_unique<TextConnection>(ctx_, *thread_stats_[peer.worker], peer,
+                                            shield_->validate_tcp ? &shield_->tcp_peers : nullptr);
   }
   std::string_view reject_message() const override {
     return "ERROR Too many open connections\r\n";
@@ -60,8 +104,15 @@ class Server final : public net::SessionFactory, public engine::Hooks {
 
   // engine::Hooks
   void stats(std::string_view args, OutBuffer& out) override {
+    if (args == "shield") {
+      shield_->stats.write(out);
+      out.append("END\r\n", 5);
+      return;
+    }
+    if (args == "reset") shield_->stats.reset();
     write_stats(sources_, args, out);
   }
+  void shield(std::string_view args, const sockaddr_storage* peer, OutBuffer& out) override;
   void shutdown(bool graceful) override {
     MS_INFO("shutdown requested by a client%s", graceful ? " (graceful)" : "");
     kill(getpid(), SIGTERM);
@@ -70,11 +121,16 @@ class Server final : public net::SessionFactory, public engine::Hooks {
  private:
   bool open_listeners();
   void warn_exposure();
+  void reload();
   bool drop_privileges();
   void ticker();
 
   const Settings& settings_;
+  const int argc_;
+  char** const argv_;
   int threads_ = 1;
+  std::unique_ptr<Shield> shield_;
+  std::unique_ptr<UdpService> udp_;
   Clock clock_;
   std::unique_ptr<store::Store> store_;
   engine::Context ctx_;
@@ -98,6 +154,11 @@ bool Server::open_listeners() {
     std::vector<std::string> specs = settings_.listen;
     if (specs.empty()) specs = {"127.0.0.1", "::1"};  // safe default: this host only
     r = net::listen_tcp(specs, settings_.tcp_port, settings_.backlog);
+    if (r.error.empty() && settings_.udp_port != 0) {
+      net::ListenResult u = net::listen_udp(specs, settings_.udp_port);
+      for (auto& ls : u.sockets) r.sockets.push_back(ls);
+      if (!u.error.empty()) r.error = u.error;
+    }
   }
   if (!r.error.empty()) {
     fprintf(stderr, "failed to listen: %s\n", r.error.c_str());
@@ -116,17 +177,74 @@ bool Server::open_listeners() {
 }
 
 void Server::warn_exposure() {
+  const bool acl = !shield_->rules()->acl.empty();
   for (const auto& ls : listeners_) {
     if (ls.loopback) continue;
-    MS_WARN("listening on %s: memshield is reachable from other hosts, with no access control "
-            "list and no authentication; anyone who can reach it can read, write and flush the "
-            "cache. Bind to loopback (omit -l) or a private address unless that is intended.",
-            ls.address.c_str());
+    if (!acl) {
+      MS_WARN("listening on %s: memshield is reachable from other hosts, with no access control "
+              "list and no authentication; anyone who can reach it can read, write and flush "
+              "the cache. Restrict it with --allow=CIDR, or bind to loopback (omit -l).",
+              ls.address.c_str());
+    } else {
+      MS_WARN("listening on %s: reachable from other hosts; access limited by %s",
+              ls.address.c_str(), shield_->rules()->acl.describe().c_str());
+    }
   }
-  if (settings_.udp_port != 0) {
-    MS_WARN("-U %d: UDP is not available in this build; memshield serves TCP only",
-            settings_.udp_port);
+  for (const auto& ls : listeners_) {
+    if (!ls.udp) continue;
+    MS_WARN("UDP is on (%s): unvalidated sources get back at most %.2fx the bytes they send, "
+            "and no writes or stats; full answers need a server cookie%s. Turn UDP off with "
+            "-U 0 if no client needs it.",
+            ls.address.c_str(), settings_.udp_max_amplification,
+            settings_.udp_trust.empty() ? " (no --udp-trust networks)" : " or --udp-trust");
   }
+}
+
+// SIGHUP: re-reads the command line and config file; only the access rules change live.
+void Server::reload() {
+  Settings fresh;
+  ParseResult parsed = parse_command_line(argc_, argv_, &fresh);
+  if (parsed.outcome != ParseOutcome::kRun) {
+    MS_WARN("SIGHUP: configuration not reloaded: %s", parsed.output.c_str());
+    return;
+  }
+  std::shared_ptr<const AccessRules> rules;
+  std::string error;
+  if (!AccessRules::build(fresh, &rules, &error)) {
+    MS_WARN("SIGHUP: configuration not reloaded: %s", error.c_str());
+    return;
+  }
+  shield_->replace_rules(rules);
+  MS_INFO("SIGHUP: access rules reloaded: %s",
+          rules->acl.empty() ? "no ACL" : rules->acl.describe().c_str());
+}
+
+void Server::shield(std::string_view args, const sockaddr_storage* peer, OutBuffer& out) {
+  std::string_view sub = args.substr(0, args.find(' '));
+  std::string_view rest = sub.size() < args.size() ? args.substr(sub.size() + 1) : "";
+  uint8_t client_cookie[security::kClientCookieSize];
+  security::IpAddress ip;
+  if (sub != "cookie" || !parse_hex(rest, client_cookie, sizeof(client_cookie))) {
+    out.append("CLIENT_ERROR bad command line format\r\n");
+    return;
+  }
+  if (peer == nullptr ||
+      !security::ip_from_sockaddr(reinterpret_cast<const sockaddr*>(peer), &ip)) {
+    out.append("CLIENT_ERROR cookies are bound to an IP address; use TCP\r\n");
+    return;
+  }
+  uint8_t server_cookie[security::kServerCookieSize];
+  shield_->cookies.mint(ip, client_cookie, static_cast<uint32_t>(clock_.unix_now()),
+                        server_cookie);
+  ShieldStats::add(shield_->stats.tcp_cookies_issued);
+  static const char kHex[] = "0123456789abcdef";
+  std::string line = "COOKIE ";
+  for (uint8_t b : server_cookie) {
+    line += kHex[b >> 4];
+    line += kHex[b & 15];
+  }
+  line += "\r\n";
+  out.append(line);
 }
 
 bool Server::drop_privileges() {
@@ -153,6 +271,7 @@ void Server::ticker() {
   while (!tick_stop_) {
     tick_cv_.wait_for(lock, std::chrono::milliseconds(200));
     clock_.tick();
+    shield_->cookies.maybe_rotate(static_cast<uint32_t>(clock_.unix_now()));
     lock.unlock();
     store_->reclaim_expired(4096);  // a bounded slice each tick; lookups catch the rest lazily
     lock.lock();
@@ -191,6 +310,13 @@ int Server::run() {
     setrlimit(RLIMIT_CORE, &core);
   }
 
+  std::shared_ptr<const AccessRules> rules;
+  std::string rules_error;
+  if (!AccessRules::build(settings_, &rules, &rules_error)) {
+    fprintf(stderr, "%s\n", rules_error.c_str());
+    return 64;  // EX_USAGE: a malformed CIDR stops start-up
+  }
+  shield_ = std::make_unique<Shield>(settings_, rules);
   if (!open_listeners()) return 71;  // EX_OSERR, as memcached exits when it cannot bind
   warn_exposure();
 
@@ -237,13 +363,15 @@ int Server::run() {
   sources_.limit = &limit_;
   sources_.registry = &registry_;
   sources_.threads = threads_;
+  for (auto& t : thread_stats_) sources_.thread_stats.push_back(t.get());
+  udp_ = std::make_unique<UdpService>(ctx_, sources_.thread_stats, *shield_, clock_,
+                                      settings_.udp_port);
   for (int i = 0; i < threads_; ++i) {
     net::WorkerConfig wc;
     wc.index = i;
     wc.out_high_water = kOutHighWater;
     workers_.push_back(std::make_unique<net::Worker>(wc, listeners_, *this, limit_, registry_,
-                                                     clock_));
-    sources_.thread_stats.push_back(thread_stats_[i].get());
+                                                     clock_, udp_.get()));
     sources_.worker_stats.push_back(&workers_.back()->mutable_stats());
   }
   for (const auto& ls : listeners_) {
@@ -259,7 +387,7 @@ int Server::run() {
     int sig = 0;
     if (sigwait(&sigs, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      MS_LOG(1, "SIGHUP: nothing to reload yet");
+      reload();
       continue;
     }
     MS_LOG(1, "signal %d: shutting down", sig);
@@ -283,8 +411,8 @@ int Server::run() {
 
 }  // namespace
 
-int run_server(const Settings& settings) {
-  Server server(settings);
+int run_server(const Settings& settings, int argc, char** argv) {
+  Server server(settings, argc, argv);
   return server.run();
 }
 

@@ -9,6 +9,7 @@
 namespace memshield::server {
 
 // Runs until SIGTERM/SIGINT (or the `shutdown` command); returns the process exit status.
-int run_server(const Settings& settings);
+// argv is kept to re-read the configuration on SIGHUP.
+int run_server(const Settings& settings, int argc, char** argv);
 
 }  // namespace memshield::server

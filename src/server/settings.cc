@@ -6,9 +6,13 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <cstdlib>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 namespace memshield::server {
 namespace {
@@ -18,6 +22,18 @@ constexpr const char* kCompatVersion = "1.6.18";
 constexpr const char* kOwnVersion = "0.1.0";
 
 enum class ArgKind { kNone, kRequired, kOptional };
+
+// Internal codes for memshield's long-only options: below ' ', so no bundle of short flags can
+// ever spell one.
+constexpr char kOptAllow = 1;
+constexpr char kOptDeny = 2;
+constexpr char kOptUdpTrust = 3;
+constexpr char kOptUdpMaxAmplification = 4;
+constexpr char kOptUdpValidate = 5;
+constexpr char kOptUdpRatePps = 6;
+constexpr char kOptUdpRateBps = 7;
+constexpr char kOptUdpEgressBps = 8;
+constexpr char kOptConfig = 9;
 
 struct FlagSpec {
   char short_name;
@@ -65,9 +81,20 @@ constexpr FlagSpec kFlags[] = {
     {'Z', "enable-ssl", ArgKind::kNone},
     {'o', "extended", ArgKind::kRequired},
     {'N', "napi-ids", ArgKind::kRequired},
+    // memshield's own, long form only (the short codes are internal, never typed).
+    {kOptAllow, "allow", ArgKind::kRequired},
+    {kOptDeny, "deny", ArgKind::kRequired},
+    {kOptUdpTrust, "udp-trust", ArgKind::kRequired},
+    {kOptUdpMaxAmplification, "udp-max-amplification", ArgKind::kRequired},
+    {kOptUdpValidate, "udp-validate", ArgKind::kRequired},
+    {kOptUdpRatePps, "udp-rate-pps", ArgKind::kRequired},
+    {kOptUdpRateBps, "udp-rate-bps", ArgKind::kRequired},
+    {kOptUdpEgressBps, "udp-egress-bps", ArgKind::kRequired},
+    {kOptConfig, "config", ArgKind::kRequired},
 };
 
 const FlagSpec* find_short(char c) {
+  if (c < ' ') return nullptr;
   for (const FlagSpec& f : kFlags) {
     if (f.short_name == c) return &f;
   }
@@ -183,6 +210,8 @@ class Parser {
 
   // Returns an error message, or nullopt. Sets exit_text_ for -h/-V/-i.
   std::optional<std::string> run(int argc, char** argv);
+  // The flags in argv[1..], without the final cross-flag checks.
+  std::optional<std::string> run_words(int argc, char** argv);
 
   const std::optional<std::string>& exit_text() const { return exit_text_; }
 
@@ -191,11 +220,14 @@ class Parser {
   std::optional<std::string> apply_extended(std::string_view list);
   std::optional<std::string> apply_ext(const ExtSpec& spec, std::string_view value);
   std::optional<std::string> check_combination() const;
+  std::optional<std::string> apply_rate(std::string_view flag, std::string_view v, double* out);
+  std::optional<std::string> apply_config_file(std::string_view path);
   void warn(std::string line);
 
   std::string prog_;
   Settings* s_;
   std::optional<std::string> exit_text_;
+  bool in_config_file_ = false;
 };
 
 void Parser::warn(std::string line) {
@@ -206,6 +238,12 @@ void Parser::warn(std::string line) {
 }
 
 std::optional<std::string> Parser::run(int argc, char** argv) {
+  if (auto err = run_words(argc, argv)) return err;
+  if (exit_text_) return std::nullopt;
+  return check_combination();
+}
+
+std::optional<std::string> Parser::run_words(int argc, char** argv) {
   bool options_done = false;
   for (int i = 1; i < argc; ++i) {
     const char* arg = argv[i] ? argv[i] : "";
@@ -283,7 +321,7 @@ std::optional<std::string> Parser::run(int argc, char** argv) {
       if (exit_text_) return std::nullopt;
     }
   }
-  return check_combination();
+  return std::nullopt;
 }
 
 std::optional<std::string> parse_port(std::string_view v, int* out) {
@@ -536,8 +574,84 @@ std::optional<std::string> Parser::apply(char flag, const char* raw) {
       warn("-N (NAPI ids) is accepted but has no effect in memshield");
       return std::nullopt;
     }
+    // CIDR lists are checked when the server builds its ACL, which names the bad entry.
+    case kOptAllow:
+      s_->allow.emplace_back(v);
+      return std::nullopt;
+    case kOptDeny:
+      s_->deny.emplace_back(v);
+      return std::nullopt;
+    case kOptUdpTrust:
+      s_->udp_trust.emplace_back(v);
+      return std::nullopt;
+    case kOptUdpMaxAmplification: {
+      auto f = parse_double(v);
+      if (!f || *f < 0 || *f > 3) {
+        return "--udp-max-amplification must be a number from 0 to 3 (QUIC's limit), not '" +
+               std::string(v) + "'";
+      }
+      s_->udp_max_amplification = *f;
+      return std::nullopt;
+    }
+    case kOptUdpValidate:
+      if (v != "tcp" && v != "cookie") {
+        return "--udp-validate takes 'tcp' (trust peers with a live TCP connection) or 'cookie' "
+               "(the default), not '" + std::string(v) + "'";
+      }
+      s_->udp_validate = v == "tcp" ? "tcp" : "";
+      return std::nullopt;
+    case kOptUdpRatePps:
+      return apply_rate("--udp-rate-pps", v, &s_->udp_rate_pps);
+    case kOptUdpRateBps:
+      return apply_rate("--udp-rate-bps", v, &s_->udp_rate_bps);
+    case kOptUdpEgressBps:
+      return apply_rate("--udp-egress-bps", v, &s_->udp_egress_bps);
+    case kOptConfig:
+      if (in_config_file_) return std::string("--config cannot be used inside a config file");
+      s_->config_file = std::string(v);
+      return apply_config_file(v);
   }
   return "unhandled option -" + std::string(1, flag);  // unreachable: kFlags and switch agree
+}
+
+std::optional<std::string> Parser::apply_rate(std::string_view flag, std::string_view v,
+                                              double* out) {
+  auto n = parse_int(v);
+  if (!n || *n < 0) {
+    return std::string(flag) + " takes a whole number >= 0 (0 = unlimited), not '" +
+           std::string(v) + "'";
+  }
+  *out = static_cast<double>(*n);
+  return std::nullopt;
+}
+
+// Debian's /etc/memcached.conf style: one flag (and its value) per line, '#' starts a comment.
+// Each line goes through the same parser as the command line; errors name file and line.
+std::optional<std::string> Parser::apply_config_file(std::string_view path) {
+  std::ifstream in{std::string(path)};
+  if (!in) return "cannot read config file " + std::string(path) + ": " + strerror(errno);
+  std::string line;
+  int lineno = 0;
+  in_config_file_ = true;
+  while (std::getline(in, line)) {
+    ++lineno;
+    size_t hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    std::istringstream words(line);
+    std::vector<std::string> args{prog_};
+    for (std::string w; words >> w;) args.push_back(w);
+    if (args.size() == 1) continue;
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    auto err = run_words(static_cast<int>(args.size()), argv.data());
+    if (err) {
+      in_config_file_ = false;
+      return std::string(path) + ":" + std::to_string(lineno) + ": " + *err;
+    }
+  }
+  in_config_file_ = false;
+  return std::nullopt;
 }
 
 // getsubopt semantics as memcached uses them: "a,b=1," is fine (trailing comma ends the list),
@@ -759,6 +873,22 @@ std::string usage_text() {
      ext_drop_unread, ssl_keyformat, ssl_ciphers, ssl_wbuf_size, ssl_session_cache,
      ssl_kernel_tls
 -N, --napi-ids            number of NAPI ids (accepted; no effect)
+
+memshield's own options (long form only):
+--config=<file>           read flags from <file>, one per line, '#' comments (Debian's
+                          /etc/memcached.conf style); ACLs are re-read on SIGHUP
+--allow=<cidr>[,<cidr>]   serve only these networks, over TCP and UDP; repeatable
+--deny=<cidr>[,<cidr>]    never serve these networks; repeatable; deny wins over allow
+--udp-trust=<cidr>[,...]  networks where spoofing is impossible (ingress filtering):
+                          full UDP responses without a cookie
+--udp-max-amplification=<f> unvalidated UDP sources get back at most f times the
+                          bytes they sent, 0..3 (default: 1.0)
+--udp-validate=tcp        also trust UDP sources that hold a live TCP connection, under
+                          the per-prefix byte rate (weaker than cookies: see SECURITY.md)
+--udp-rate-pps=<n>        UDP packets/s accepted per /24 (IPv4) or /56 (IPv6) source
+                          prefix (default: 2000; 0 = unlimited)
+--udp-rate-bps=<n>        UDP response bytes/s per source prefix (default: 4194304)
+--udp-egress-bps=<n>      UDP response bytes/s in all (default: 67108864)
 )";
   return t;
 }

@@ -66,6 +66,17 @@ struct Settings {
   int ssl_verify_mode = 0;           // ssl_verify_mode=
   std::string ssl_min_version = "tlsv1.2";  // ssl_min_version=
 
+  // memshield's own (long options only)
+  std::vector<std::string> allow;    // --allow=CIDR[,CIDR...], repeatable (TCP and UDP)
+  std::vector<std::string> deny;     // --deny=CIDR[,CIDR...], repeatable; deny wins
+  std::vector<std::string> udp_trust;  // --udp-trust=CIDR[,...]: networks that cannot spoof
+  double udp_max_amplification = 1.0;  // --udp-max-amplification=F, 0..3
+  std::string udp_validate;          // --udp-validate=tcp: trust peers with a live TCP conn
+  double udp_rate_pps = 2000;        // --udp-rate-pps: packets/s per source prefix, 0 = off
+  double udp_rate_bps = 4u << 20;    // --udp-rate-bps: response bytes/s per prefix, 0 = off
+  double udp_egress_bps = 64u << 20; // --udp-egress-bps: all UDP responses, bytes/s, 0 = off
+  std::string config_file;           // --config=FILE: one flag per line; re-read on SIGHUP
+
   // Flags and options accepted for compatibility that have no effect (yet): one line each,
   // printed as a warning at start-up.
   std::vector<std::string> warnings;

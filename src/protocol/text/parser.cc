@@ -165,6 +165,11 @@ void parse_line(std::string_view line, Request* r) {
         r->args = t.n > 1 ? from_token(line, t, 1) : std::string_view{};
         return;
       }
+      if (c == "shield") {
+        r->cmd = Cmd::kShield;
+        r->args = t.n > 1 ? from_token(line, t, 1) : std::string_view{};
+        return;
+      }
       if (c == "shutdown") {
         r->cmd = Cmd::kShutdown;
         r->args = t.n > 1 ? from_token(line, t, 1) : std::string_view{};

@@ -12,6 +12,7 @@ enum class Cmd : uint8_t {
   kSet, kAdd, kReplace, kAppend, kPrepend, kCas,     // a data block of `vlen` bytes + CRLF follows
   kDelete, kIncr, kDecr, kTouch,
   kFlushAll, kVersion, kVerbosity, kQuit, kShutdown, kStats,
+  kShield,  // memshield's own commands ("shield cookie <hex>"): args in `args`
   kReply,  // answer `reply` as it is (an error or a fixed answer), subject to noreply
 };
 

@@ -1,2 +1,0 @@
-// placeholder until the security layer lands.
-namespace memshield::security {}
