@@ -2,6 +2,8 @@
 #include "audit/audit.h"
 
 #include <algorithm>
+#include <string>
+#include <utility>
 
 #include "audit/store_probe.h"
 #include "audit/tcp_probe.h"
@@ -17,10 +19,42 @@ bool TargetReport::udp_open() const {
 double TargetReport::max_amplification() const {
   double m = 0.0;
   for (const UdpProbeResult& r : udp) {
-    if (r.state == UdpProbeState::kAnswered) m = std::max(m, r.amplification());
+    if (r.state == UdpProbeState::kAnswered) m = std::max(m, r.effective_amplification());
   }
   return m;
 }
+
+double TargetReport::max_wire_amplification() const {
+  double m = 0.0;
+  for (const UdpProbeResult& r : udp) {
+    if (r.state == UdpProbeState::kAnswered) m = std::max(m, r.effective_wire_amplification());
+  }
+  return m;
+}
+
+void TargetReport::account_credit() {
+  uint64_t in = 0, out = 0, in_wire = 0, out_wire = 0;
+  for (UdpProbeResult& r : udp) {
+    if (r.state == UdpProbeState::kSkipped) continue;
+    r.credit_bytes = in > out ? in - out : 0;
+    r.credit_wire_bytes = in_wire > out_wire ? in_wire - out_wire : 0;
+    in += r.request_bytes;
+    out += r.response_bytes;
+    in_wire += r.request_wire_bytes;
+    out_wire += r.response_wire_bytes;
+  }
+}
+
+namespace {
+// A key that cannot exist, padded to memcached's 250-byte key limit: the reply ("END") is far
+// smaller than the request, so even a server that never answers more than it receives shows
+// whether its UDP port is open. A read: it stores nothing.
+std::string miss_command() {
+  std::string key = make_probe_key() + "-absent-";
+  key.append(250 - key.size(), 'x');
+  return "get " + key + "\r\n";
+}
+}  // namespace
 
 TargetReport audit_target(const Target& target, const AuditOptions& options, Pacer& pacer) {
   TargetReport rep;
@@ -51,15 +85,18 @@ TargetReport audit_target(const Target& target, const AuditOptions& options, Pac
 
   rep.udp.push_back(
       probe_udp(target, rep.udp_port, "version", "version\r\n", pacer, options.timeout_ms));
-  // A refused "version" means nothing listens on UDP; "stats" would only be refused too.
-  if (rep.udp.back().state == UdpProbeState::kRefused) {
-    UdpProbeResult skipped;
-    skipped.name = "stats";
-    skipped.detail = "not sent: UDP port closed";
-    rep.udp.push_back(skipped);
-  } else {
-    rep.udp.push_back(
-        probe_udp(target, rep.udp_port, "stats", "stats\r\n", pacer, options.timeout_ms));
+  // A refused "version" means nothing listens on UDP; further probes would only be refused too.
+  const bool closed = rep.udp.back().state == UdpProbeState::kRefused;
+  for (const auto& [name, command] :
+       {std::pair<const char*, std::string>{"stats", "stats\r\n"}, {"miss", miss_command()}}) {
+    UdpProbeResult r;
+    if (closed) {
+      r.name = name;
+      r.detail = "not sent: UDP port closed";
+    } else {
+      r = probe_udp(target, rep.udp_port, name, command, pacer, options.timeout_ms);
+    }
+    rep.udp.push_back(r);
   }
   if (options.intrusive) {
     if (!key.empty() && rep.udp_open()) {
@@ -83,6 +120,7 @@ TargetReport audit_target(const Target& target, const AuditOptions& options, Pac
       }
     }
   }
+  rep.account_credit();
   return rep;
 }
 

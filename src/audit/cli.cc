@@ -43,16 +43,19 @@ TARGET is host, host:port, [IPv6]:port, an IPv4/IPv6 CIDR (10.0.0.0/30, 10.0.0.0
 
 Probes (read-only unless --intrusive; nothing is ever spoofed, all answers come to us):
   TCP  connect, "version", then "stats" and "stats settings" when no authentication is asked
-  UDP  "version" and "stats" with memcached's 8-byte frame header; every datagram of the reply
-       is collected and counted: amplification = reply bytes / request bytes (UDP payload),
-       also shown with IP+UDP headers counted (28 bytes IPv4, 48 IPv6, per datagram)
+  UDP  "version", "stats", and a "get" of an absent, 250-byte key (its small reply shows UDP is
+       open even on servers that never answer more than they receive), with memcached's 8-byte
+       frame header; every datagram of the reply is collected and counted: factor = reply bytes
+       / request bytes (UDP payload), also with IP+UDP headers (28 bytes IPv4, 48 IPv6, per
+       datagram). The effective factor, which decides the risk, adds to the request the bytes
+       of earlier probes left unanswered: a server with a per-source budget answers out of them
   --intrusive adds a write test: stores one ~1 MB value under a fresh key over TCP (60 s
        expiry), fetches it with a UDP "get", then deletes it
 
 Risk levels (exit status in brackets):
-  critical [2]  any UDP probe answered with more bytes than it was sent (factor > 1.0)
+  critical [2]  a UDP probe got more bytes back than it sent (effective factor > 1.0)
   high     [1]  TCP answers memcached commands without authentication on a non-loopback address
-  medium   [1]  UDP answers but never amplifies (factor <= 1.0); or TCP answers without
+  medium   [1]  UDP answers but never amplifies (effective factor <= 1.0); or TCP answers without
                 authentication on loopback while the server says it listens on all interfaces
   unknown  [1]  not scanned before --max-time ran out
   low      [0]  TCP answers without authentication, only on loopback

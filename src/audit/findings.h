@@ -57,6 +57,12 @@ struct UdpProbeResult {
   std::string detail;
   std::string first_line;  // start of the reassembled reply, for the report
 
+  // Bytes we had sent to this UDP port before this probe that were not yet answered. A server
+  // with a per-source budget (memshield) answers later requests out of that credit, so a reply
+  // is judged against the request plus the credit: that is what a spoofer gets per byte spent.
+  uint64_t credit_bytes = 0;
+  uint64_t credit_wire_bytes = 0;
+
   bool complete() const { return datagrams_expected != 0 && datagrams == datagrams_expected; }
   double amplification() const {
     return request_bytes == 0 ? 0.0 : static_cast<double>(response_bytes) / request_bytes;
@@ -64,6 +70,16 @@ struct UdpProbeResult {
   double wire_amplification() const {
     return request_wire_bytes == 0 ? 0.0
                                    : static_cast<double>(response_wire_bytes) / request_wire_bytes;
+  }
+  // The factor the risk is judged by: reply / (request + unanswered earlier bytes). Equal to
+  // amplification() for servers that answer every request (memcached).
+  double effective_amplification() const {
+    uint64_t in = request_bytes + credit_bytes;
+    return in == 0 ? 0.0 : static_cast<double>(response_bytes) / in;
+  }
+  double effective_wire_amplification() const {
+    uint64_t in = request_wire_bytes + credit_wire_bytes;
+    return in == 0 ? 0.0 : static_cast<double>(response_wire_bytes) / in;
   }
 };
 
@@ -76,7 +92,11 @@ struct TargetReport {
   bool intrusive = false;
 
   bool udp_open() const;
-  double max_amplification() const;  // 0 when UDP is closed
+  // Largest effective_amplification() of an answered probe; 0 when UDP is closed.
+  double max_amplification() const;
+  double max_wire_amplification() const;
+  // Fills credit_bytes of each probe from the ones sent before it.
+  void account_credit();
 };
 
 }  // namespace memshield::audit

@@ -55,6 +55,8 @@ std::string probe_json(const UdpProbeResult& r) {
   o += ", \"complete\": " + std::string(r.complete() ? "true" : "false");
   o += ", \"amplification\": " + json_number(r.amplification());
   o += ", \"wire_amplification\": " + json_number(r.wire_amplification());
+  o += ", \"credit_bytes\": " + std::to_string(r.credit_bytes);
+  o += ", \"effective_amplification\": " + json_number(r.effective_amplification());
   o += ", \"detail\": " + json_string(r.detail) + "}";
   return o;
 }
@@ -66,12 +68,6 @@ std::string render_json(const std::vector<ReportEntry>& entries) {
   for (size_t i = 0; i < entries.size(); ++i) {
     const TargetReport& r = entries[i].report;
     const TcpFinding& t = r.tcp;
-    double wire = 0;
-    for (const auto& p : r.udp) {
-      if (p.state == UdpProbeState::kAnswered && p.wire_amplification() > wire) {
-        wire = p.wire_amplification();
-      }
-    }
     std::optional<bool> auth;
     if (t.speaks == Speaks::kMemcached) auth = false;
     if (t.speaks == Speaks::kMemcachedAuth) auth = true;
@@ -99,7 +95,7 @@ std::string render_json(const std::vector<ReportEntry>& entries) {
     o += ", \"udp_open\": " + std::string(r.udp_open() ? "true" : "false");
     o += ", \"udp_state\": " + json_string(udp_state_summary(r));
     o += ", \"udp_amplification\": " + json_number(r.max_amplification());
-    o += ", \"udp_wire_amplification\": " + json_number(wire);
+    o += ", \"udp_wire_amplification\": " + json_number(r.max_wire_amplification());
     o += ",\n   \"udp_probes\": [";
     for (size_t j = 0; j < r.udp.size(); ++j) {
       o += (j ? ",\n     " : "\n     ") + probe_json(r.udp[j]);

@@ -170,7 +170,7 @@ void render_udp(const TargetReport& r, std::string* out) {
   }
   *out += head + "\n";
   if (state != "open") return;
-  *out += "        probe     request  response  datagrams     factor  with IP+UDP headers\n";
+  *out += "        probe     request  response  datagrams     factor  effective  on the wire\n";
   for (const UdpProbeResult& p : r.udp) {
     std::string row = "        " + pad(p.name, 8);
     if (p.state != UdpProbeState::kAnswered) {
@@ -181,7 +181,8 @@ void render_udp(const TargetReport& r, std::string* out) {
     }
     row += lpad(std::to_string(p.request_bytes), 9) + lpad(std::to_string(p.response_bytes), 10) +
            lpad(std::to_string(p.datagrams) + "/" + std::to_string(p.datagrams_expected), 11) +
-           lpad(factor(p.amplification()), 11) + lpad(factor(p.wire_amplification()), 10);
+           lpad(factor(p.amplification()), 11) + lpad(factor(p.effective_amplification()), 11) +
+           lpad(factor(p.effective_wire_amplification()), 13);
     if (!p.complete()) row += "  (incomplete: lower bound)";
     *out += row + "\n";
   }

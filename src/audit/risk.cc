@@ -82,26 +82,38 @@ Assessment assess(const TargetReport& rep) {
     const UdpProbeResult* worst = nullptr;
     for (const auto& r : rep.udp) {
       if (r.state == UdpProbeState::kAnswered &&
-          (!worst || r.amplification() > worst->amplification())) {
+          (!worst || r.effective_amplification() > worst->effective_amplification())) {
         worst = &r;
       }
     }
+    const std::string credit =
+        worst->credit_bytes == 0
+            ? ""
+            : " plus " + std::to_string(worst->credit_bytes) + " unanswered earlier bytes";
     a.reasons.push_back(
         "UDP port " + uport + " answers '" + worst->name + "' with " +
         std::to_string(worst->response_bytes) + " bytes for a " +
-        std::to_string(worst->request_bytes) + "-byte request (" + fmt_factor(amp) +
-        "). UDP has no handshake, so an attacker can forge the sender address and this server "
-        "sends " +
-        fmt_factor(amp) +
-        " the traffic to the victim: a DDoS reflector "
-        "(CVE-2018-1000115).");
+        std::to_string(worst->request_bytes) + "-byte request" + credit + " (" + fmt_factor(amp) +
+        "). UDP has no handshake, so an attacker can forge the sender address "
+        "and this server sends " +
+        fmt_factor(amp) + " the traffic to the victim: a DDoS reflector (CVE-2018-1000115).");
     a.fixes.push_back(
         "memcached: start it with -U 0 to turn UDP off (the default since 1.5.6; "
         "on Debian add '-U 0' to /etc/memcached.conf and restart)");
     a.fixes.push_back(
-        "memshield: drop the -U flag (UDP is off by default); if clients truly "
-        "need UDP, keep its anti-amplification guard enabled");
+        "memshield: drop the -U flag (UDP is off by default); if clients truly need UDP, "
+        "keep --udp-max-amplification at its default 1.0 and list them with --allow CIDR");
   } else if (rep.udp_open()) {
+    for (const auto& r : rep.udp) {
+      if (r.state != UdpProbeState::kAnswered || r.amplification() <= 1.0) continue;
+      a.reasons.push_back("UDP '" + r.name + "' got " + std::to_string(r.response_bytes) +
+                          " bytes for " + std::to_string(r.request_bytes) + " (" +
+                          fmt_factor(r.amplification()) + "), paid from " +
+                          std::to_string(r.credit_bytes) +
+                          " bytes of earlier requests left unanswered: counted against all we "
+                          "sent, the server never returned more than it received (a per-source "
+                          "budget, as memshield keeps).");
+    }
     a.reasons.push_back("UDP port " + uport +
                         " answers requests from any source, though never "
                         "with more bytes than it received (at most " +

@@ -68,8 +68,7 @@ class UdpCookieClient {
  private:
   enum class Reply { kResponse, kRefresh };
   UdpStatus send_request(uint16_t request_id, std::string_view text_request);
-  UdpStatus collect(uint16_t request_id, int64_t deadline_ms, std::string* response,
-                    Reply* kind);
+  UdpStatus collect(uint16_t request_id, int64_t deadline_ms, std::string* response, Reply* kind);
 
   UdpClientOptions options_;
   int fd_ = -1;

@@ -145,11 +145,9 @@ void Worker::run() {
         case Handle::kConn: {
           Connection* c = h->conn;
           if (ev & EPOLLOUT) {
+            int fd = c->fd;
             on_writable(c);
-            if (connections_.size() <= static_cast<size_t>(c->fd) ||
-                connections_[c->fd] != c) {
-              break;  // closed while writing
-            }
+            if (connections_[fd] != c) break;  // closed while writing
           }
           if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
           break;
@@ -301,23 +299,35 @@ void Worker::on_readable(Connection* c) {
 }
 
 void Worker::drive(Connection* c, const char* data, size_t len, bool from_scratch) {
-  Session::Result r = c->session->on_input(std::string_view(data, len), c->out);
-  size_t rest = len - r.consumed;
-  if (from_scratch) {
-    if (rest > 0) {
-      c->in.assign(data + r.consumed, data + len);
+  for (;;) {
+    Session::Result r = c->session->on_input(std::string_view(data, len), c->out);
+    size_t rest = len - r.consumed;
+    if (from_scratch) {
+      if (rest > 0) {
+        c->in.assign(data + r.consumed, data + len);
+        c->in_len = rest;
+      }
+    } else {
+      if (rest > 0 && r.consumed > 0) memmove(c->in.data(), c->in.data() + r.consumed, rest);
       c->in_len = rest;
+      if (rest == 0) std::vector<char>().swap(c->in);
     }
-  } else {
-    if (rest > 0 && r.consumed > 0) memmove(c->in.data(), c->in.data() + r.consumed, rest);
-    c->in_len = rest;
-    if (rest == 0) std::vector<char>().swap(c->in);
+    if (r.close) c->closing = true;
+    if (!flush(c)) return;
+    // Requests held back for back-pressure, and the output has drained below the mark already
+    // (a large socket buffer): carry on now, since no event may come to resume them.
+    if (c->closing || r.consumed == 0 || c->in_len == 0 ||
+        c->out.size() > config_.out_high_water) {
+      return;
+    }
+    stats_.conn_yields.add();
+    data = c->in.data();
+    len = c->in_len;
+    from_scratch = false;
   }
-  if (r.close) c->closing = true;
-  flush(c);
 }
 
-void Worker::flush(Connection* c) {
+bool Worker::flush(Connection* c) {
   while (!c->out.empty()) {
     iovec iov[kMaxIov];
     int cnt = c->out.fill_iov(iov, kMaxIov);
@@ -329,25 +339,23 @@ void Worker::flush(Connection* c) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) break;
       close_connection(c);
-      return;
+      return false;
     }
     stats_.bytes_written.add(w);
     c->out.consume(static_cast<size_t>(w));
   }
   if (c->out.empty() && c->closing) {
     close_connection(c);
-    return;
+    return false;
   }
   update_interest(c);
+  return true;
 }
 
 void Worker::on_writable(Connection* c) {
-  bool was_paused = !(c->events & EPOLLIN);
-  flush(c);
-  if (connections_[c->fd] != c) return;
+  if (!flush(c)) return;
   // Output drained below the mark: resume requests that were held back for back-pressure.
-  if (was_paused && c->in_len > 0 && !c->closing && c->out.size() <= config_.out_high_water) {
-    stats_.conn_yields.add();
+  if (c->in_len > 0 && !c->closing && c->out.size() <= config_.out_high_water) {
     drive(c, c->in.data(), c->in_len, false);
   }
 }

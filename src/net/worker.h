@@ -52,7 +52,7 @@ class Worker {
   void on_readable(Connection* c);
   void on_writable(Connection* c);
   void drive(Connection* c, const char* data, size_t len, bool from_scratch);
-  void flush(Connection* c);
+  bool flush(Connection* c);  // false if the connection was closed
   void update_interest(Connection* c);
   void close_connection(Connection* c);
 

@@ -7,8 +7,8 @@
 namespace memshield::security {
 namespace {
 
-bool append_specs(const char* flag, const std::vector<std::string>& specs,
-                  std::vector<Cidr>* out, std::string* error) {
+bool append_specs(const char* flag, const std::vector<std::string>& specs, std::vector<Cidr>* out,
+                  std::string* error) {
   for (const std::string& spec : specs) {
     std::vector<Cidr> items;
     std::string why;

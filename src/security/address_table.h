@@ -30,15 +30,21 @@ class AddressTable {
 
   explicit AddressTable(size_t max_entries) {
     if (max_entries == 0) max_entries = 1;
+    // A quarter-billion addresses is far past any sane setting; the cap keeps the size below
+    // from overflowing.
+    if (max_entries > kMaxEntries) max_entries = kMaxEntries;
     ways_ = max_entries < kWays ? max_entries : kWays;
     sets_ = max_entries / ways_;
-    // calloc: the pages of a large, mostly idle table are only touched when first used.
-    slots_.reset(static_cast<Slot*>(std::calloc(sets_ * ways_, sizeof(Slot))));
-    if (!slots_) {
+    // calloc: the pages of a large, mostly idle table are only touched when first used. Aligned
+    // by hand to a cache line so that sets guarded by different stripes do not share one.
+    raw_.reset(std::calloc(sets_ * ways_ * sizeof(Slot) + kCacheLine, 1));
+    if (!raw_) {
       std::fprintf(stderr, "memshield: cannot allocate an address table of %zu entries\n",
                    max_entries);
       std::abort();
     }
+    uintptr_t at = reinterpret_cast<uintptr_t>(raw_.get());
+    slots_ = reinterpret_cast<Slot*>((at + kCacheLine - 1) & ~uintptr_t{kCacheLine - 1});
     std::random_device rd;
     seed_ = (static_cast<uint64_t>(rd()) << 32) ^ rd();
   }
@@ -100,8 +106,10 @@ class AddressTable {
     uint64_t clock = 0;
   };
   struct FreeDeleter {
-    void operator()(Slot* p) const { std::free(p); }
+    void operator()(void* p) const { std::free(p); }
   };
+  static constexpr uintptr_t kCacheLine = 64;
+  static constexpr size_t kMaxEntries = size_t{1} << 28;
 
   static Key key_of(const IpAddress& ip) {
     uint8_t raw[16] = {};
@@ -120,7 +128,8 @@ class AddressTable {
   size_t ways_ = kWays;
   size_t sets_ = 1;
   uint64_t seed_ = 0;
-  std::unique_ptr<Slot[], FreeDeleter> slots_;
+  std::unique_ptr<void, FreeDeleter> raw_;
+  Slot* slots_ = nullptr;  // inside raw_
   mutable Stripe stripes_[kStripes];
 };
 

@@ -226,8 +226,8 @@ bool parse_cidr(std::string_view text, Cidr* out, std::string* error) {
     if (written_v6 && cidr.base.v4) suggestion = "::ffff:" + suggestion;
     suggestion += "/" + std::to_string(prefix);
     return fail(error, text,
-                "host bits are set below the /" + std::to_string(prefix) + " prefix; did you mean " +
-                    suggestion + "?");
+                "host bits are set below the /" + std::to_string(prefix) +
+                    " prefix; did you mean " + suggestion + "?");
   }
   *out = cidr;
   return true;

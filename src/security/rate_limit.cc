@@ -64,7 +64,9 @@ class Gcra {
   int64_t burst_ns_ = 0;
 };
 
-int clamp_prefix(int bits, int max_bits) { return bits < 0 ? 0 : bits > max_bits ? max_bits : bits; }
+int clamp_prefix(int bits, int max_bits) {
+  return bits < 0 ? 0 : bits > max_bits ? max_bits : bits;
+}
 
 // Per prefix: zero means "never seen", which GCRA reads as a full bucket.
 struct PrefixRecord {
@@ -122,9 +124,8 @@ bool PrefixRateLimiter::allow_bytes(const IpAddress& ip, size_t bytes, double no
   int64_t cost = m.bytes.cost(static_cast<double>(bytes));
   if (cost < 0) return false;  // larger than the bucket: could never be sent
   int64_t now = to_ns(now_seconds);
-  return m.table.visit(m.key(ip), true, [&](PrefixRecord* r) {
-    return m.bytes.take(&r->bytes_tat, now, cost);
-  });
+  return m.table.visit(m.key(ip), true,
+                       [&](PrefixRecord* r) { return m.bytes.take(&r->bytes_tat, now, cost); });
 }
 
 size_t PrefixRateLimiter::tracked_prefixes() const { return impl_->table.size(); }

@@ -7,6 +7,7 @@
 #include "security/udp_budget.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include "security/address_table.h"
 
@@ -92,7 +93,9 @@ bool AmplificationBudget::try_spend(const IpAddress& ip, size_t bytes, double no
     if (r == nullptr) return bytes == 0;
     rotate(r, index);
     uint64_t received = add_saturating(r->received[0], r->received[1]);
-    uint64_t sent = add_saturating(add_saturating(r->sent[0], r->sent[1]), bytes);
+    uint64_t sent = add_saturating(r->sent[0], r->sent[1]);
+    if (bytes > UINT64_MAX - sent) return false;  // saturated counts must not start to agree
+    sent += bytes;
     using u128 = unsigned __int128;
     if (u128{sent} * kFactorOne > u128{received} * m.factor_ppm) return false;
     r->sent[0] = add_saturating(r->sent[0], bytes);

@@ -66,8 +66,7 @@ void store_be32(uint8_t* p, uint32_t v) {
 
 // Builds the MAC input; `header` is the cookie's first 8 bytes (version, reserved, timestamp).
 size_t build_mac_input(const uint8_t header[kSignedHeaderSize], const IpAddress& client,
-                       const uint8_t client_cookie[kClientCookieSize],
-                       uint8_t out[kMaxMacInput]) {
+                       const uint8_t client_cookie[kClientCookieSize], uint8_t out[kMaxMacInput]) {
   size_t n = 0;
   std::memcpy(out, header, kSignedHeaderSize);
   n += kSignedHeaderSize;
@@ -317,8 +316,7 @@ void CookieJar::mint(const IpAddress& client, const uint8_t client_cookie[kClien
 
 CookieVerdict CookieJar::verify(const IpAddress& client,
                                 const uint8_t client_cookie[kClientCookieSize],
-                                const uint8_t server_cookie[kServerCookieSize],
-                                uint32_t now_unix) {
+                                const uint8_t server_cookie[kServerCookieSize], uint32_t now_unix) {
   static constexpr uint8_t kZero[kServerCookieSize] = {};
   // A client that has no cookie yet sends zeros; that is "missing", not an attack.
   if (std::memcmp(server_cookie, kZero, kServerCookieSize) == 0) return CookieVerdict::kMissing;

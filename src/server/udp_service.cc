@@ -39,8 +39,7 @@ enum class Verdict { kServe, kNotARequest, kAdmin, kWrite };
 
 bool is_write(Cmd c) {
   return protocol::text::is_storage(c) || c == Cmd::kDelete || c == Cmd::kIncr ||
-         c == Cmd::kDecr || c == Cmd::kTouch || c == Cmd::kGat || c == Cmd::kGats ||
-         c == Cmd::kFlushAll;
+         c == Cmd::kDecr || c == Cmd::kTouch || c == Cmd::kGat || c == Cmd::kGats;
 }
 
 // Walks every command in the datagram without executing anything. Unvalidated gets are
@@ -66,6 +65,7 @@ Verdict classify(std::string_view text, bool allow_writes, bool dedupe, std::str
       case Cmd::kShutdown:
       case Cmd::kQuit:
       case Cmd::kShield:
+      case Cmd::kFlushAll:  // one datagram must never be able to empty the cache
         return Verdict::kAdmin;
       default:
         break;

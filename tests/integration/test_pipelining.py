@@ -154,5 +154,11 @@ def test_slow_reader_gets_everything(server):
         c.send(b"get big\r\n" * 50 + b"version\r\n")
         time.sleep(0.5)
         one = b"VALUE big 0 100000\r\n" + v + b"\r\nEND\r\n"
-        got = c.read_exact(len(one) * 50 + len(b"VERSION 1.6.18\r\n"), timeout=15)
-        assert got == one * 50 + b"VERSION 1.6.18\r\n"
+        expected = one * 50 + b"VERSION 1.6.18\r\n"
+        got = c.read_exact(len(expected), timeout=15)
+        if got != expected:
+            common = next((i for i, (x, y) in enumerate(zip(got, expected)) if x != y),
+                          min(len(got), len(expected)))
+            pytest.fail(f"received {len(got)} of {len(expected)} bytes "
+                        f"({len(got) / len(one):.2f} replies), first difference at "
+                        f"byte {common}; tail {got[-40:]!r}; eof={c.eof}")

@@ -54,7 +54,7 @@ def test_help_exits_zero_with_usage():
     out = (r.stdout + r.stderr).decode()
     assert "-p" in out and "port" in out.lower()
     assert "-m" in out and "-c" in out
-    assert out.startswith("memcached 1.6.18")
+    assert "1.6.18" in out.splitlines()[0]
 
 
 def test_version_flag():

@@ -7,8 +7,8 @@
 
 namespace memshield::protocol::udp {
 
-static_assert(kCookieBlockSize == 1 + 1 + sizeof(CookieBlock::client_cookie) +
-                                      sizeof(CookieBlock::server_cookie),
+static_assert(kCookieBlockSize ==
+                  1 + 1 + sizeof(CookieBlock::client_cookie) + sizeof(CookieBlock::server_cookie),
               "the wire block and the struct must describe the same 26 bytes");
 
 bool decode_cookie_block(std::string_view after_header, CookieBlock* out) {

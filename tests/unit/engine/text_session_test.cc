@@ -13,6 +13,9 @@ class NullHooks : public Hooks {
  public:
   void stats(std::string_view args, OutBuffer& out) override { out.append("END\r\n"); }
   void shutdown(bool) override { ++shutdowns; }
+  void shield(std::string_view, const sockaddr_storage*, OutBuffer& out) override {
+    out.append("ERROR\r\n");
+  }
   int shutdowns = 0;
 };
 
