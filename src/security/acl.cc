@@ -10,13 +10,11 @@ namespace {
 bool append_specs(const char* flag, const std::vector<std::string>& specs, std::vector<Cidr>* out,
                   std::string* error) {
   for (const std::string& spec : specs) {
-    std::vector<Cidr> items;
     std::string why;
-    if (!parse_cidr_list(spec, &items, &why)) {
+    if (!parse_cidr_list(spec, out, &why)) {
       if (error != nullptr) *error = std::string(flag) + ": " + why;
       return false;
     }
-    out->insert(out->end(), items.begin(), items.end());
   }
   return true;
 }

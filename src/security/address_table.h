@@ -21,7 +21,8 @@ namespace memshield::security::internal {
 
 template <class Value>
 class AddressTable {
-  static_assert(std::is_trivially_copyable_v<Value> && std::is_trivially_default_constructible_v<Value>,
+  static_assert(std::is_trivially_copyable_v<Value> &&
+                    std::is_trivially_default_constructible_v<Value>,
                 "slots are calloc'ed and all-zero must be a valid fresh record");
 
  public:

@@ -8,7 +8,6 @@
 #include <netinet/in.h>
 
 #include <cstring>
-#include <utility>
 
 #include "common/hash.h"
 
@@ -257,7 +256,8 @@ bool parse_cidr_list(std::string_view text, std::vector<Cidr>* out, std::string*
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
   }
-  *out = std::move(result);
+  // Appended, all or nothing: callers collect repeated flags into one vector.
+  out->insert(out->end(), result.begin(), result.end());
   return true;
 }
 

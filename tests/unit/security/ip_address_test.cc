@@ -66,8 +66,9 @@ TEST(ParseIp, MappedFoldsToIpv4) {
 
 TEST(ParseIp, RejectsMalformed) {
   IpAddress out;
-  for (const char* bad : {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ", " 1.2.3.4", "01.2.3.4",
-                          "1.2.3.-4", "::g", "1::2::3", "fe80::1%eth0", "localhost", "1.2.3.4/32"}) {
+  for (const char* bad :
+       {"", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4 ", " 1.2.3.4", "01.2.3.4", "1.2.3.-4",
+        "::g", "1::2::3", "fe80::1%eth0", "localhost", "1.2.3.4/32"}) {
     EXPECT_FALSE(parse_ip(bad, &out)) << bad;
   }
   EXPECT_FALSE(parse_ip(std::string_view("1.2.3.4\0", 8), &out));
@@ -211,8 +212,8 @@ TEST(ParseCidr, ErrorsQuoteTheInput) {
   e = cidr_error("/8");
   EXPECT_NE(e.find("missing address"), std::string::npos) << e;
 
-  for (const char* bad : {"10.0.0.0/x", "10.0.0.0/8x", "10.0.0.0/-1", "10.0.0.0/+8",
-                          "10.0.0.0/ 8", "10.0.0.0/8/8", "10.0.0.0/8.0"}) {
+  for (const char* bad : {"10.0.0.0/x", "10.0.0.0/8x", "10.0.0.0/-1", "10.0.0.0/+8", "10.0.0.0/ 8",
+                          "10.0.0.0/8/8", "10.0.0.0/8.0"}) {
     e = cidr_error(bad);
     EXPECT_NE(e.find("decimal"), std::string::npos) << bad << ": " << e;
     EXPECT_NE(e.find(bad), std::string::npos) << e;
@@ -279,15 +280,17 @@ TEST(ParseCidrList, CommaSeparatedWithSpaces) {
   EXPECT_EQ(list[0].to_string(), "10.0.0.0/8");
   EXPECT_EQ(list[1].to_string(), "::1/128");
   EXPECT_EQ(list[2].to_string(), "192.0.2.0/24");
+  // Appended, so repeated flags can be collected into one vector.
   ASSERT_TRUE(parse_cidr_list("127.0.0.1", &list, &error));
-  ASSERT_EQ(list.size(), 1u);  // replaced, not appended
+  ASSERT_EQ(list.size(), 4u);
+  EXPECT_EQ(list[3].to_string(), "127.0.0.1/32");
 }
 
 TEST(ParseCidrList, EmptyItemsAreErrors) {
   std::vector<Cidr> list;
   std::string error;
-  for (const char* bad : {"", "   ", ",", "10.0.0.0/8,", ",10.0.0.0/8", "10.0.0.0/8,,::1",
-                          "10.0.0.0/8, ,::1"}) {
+  for (const char* bad :
+       {"", "   ", ",", "10.0.0.0/8,", ",10.0.0.0/8", "10.0.0.0/8,,::1", "10.0.0.0/8, ,::1"}) {
     EXPECT_FALSE(parse_cidr_list(bad, &list, &error)) << bad;
     EXPECT_NE(error.find("empty"), std::string::npos) << bad << ": " << error;
   }

@@ -51,8 +51,8 @@ TEST(PrefixRateLimiter, BurstThenRefill) {
   IpAddress a = ip("192.0.2.1");
   EXPECT_EQ(count_allowed(rl, a, 100.0, 15), 10);  // a new prefix starts with a full bucket
   EXPECT_FALSE(rl.allow_packet(a, 100.0));
-  EXPECT_FALSE(rl.allow_packet(a, 100.05));         // half a token
-  EXPECT_TRUE(rl.allow_packet(a, 100.1));           // one token back
+  EXPECT_FALSE(rl.allow_packet(a, 100.05));  // half a token
+  EXPECT_TRUE(rl.allow_packet(a, 100.1));    // one token back
   EXPECT_FALSE(rl.allow_packet(a, 100.1));
   EXPECT_EQ(count_allowed(rl, a, 100.5, 10), 4);
   // A long idle period refills only up to the depth.
@@ -72,9 +72,9 @@ TEST(PrefixRateLimiter, BurstSecondsSetsTheDepth) {
 TEST(PrefixRateLimiter, Ipv4PrefixesShareABucket) {
   PrefixRateLimiter rl(packets_only(10));
   EXPECT_EQ(count_allowed(rl, ip("10.0.0.1"), 1.0, 6), 6);
-  EXPECT_EQ(count_allowed(rl, ip("10.0.0.254"), 1.0, 6), 4);        // same /24
-  EXPECT_EQ(count_allowed(rl, ip("::ffff:10.0.0.9"), 1.0, 6), 0);   // mapped: same /24
-  EXPECT_EQ(count_allowed(rl, ip("10.0.1.1"), 1.0, 20), 10);        // next /24
+  EXPECT_EQ(count_allowed(rl, ip("10.0.0.254"), 1.0, 6), 4);       // same /24
+  EXPECT_EQ(count_allowed(rl, ip("::ffff:10.0.0.9"), 1.0, 6), 0);  // mapped: same /24
+  EXPECT_EQ(count_allowed(rl, ip("10.0.1.1"), 1.0, 20), 10);       // next /24
   EXPECT_EQ(count_allowed(rl, ip("11.0.0.1"), 1.0, 20), 10);
 }
 

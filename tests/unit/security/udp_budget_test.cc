@@ -100,7 +100,7 @@ TEST(AmplificationBudget, UnknownAddressHasNoCredit) {
 TEST(AmplificationBudget, PerFullAddress) {
   AmplificationBudget b(with_factor(1.0));
   b.on_received(ip("10.0.0.1"), 100, 1.0);
-  EXPECT_FALSE(b.try_spend(ip("10.0.0.2"), 1, 1.0));  // no prefix sharing
+  EXPECT_FALSE(b.try_spend(ip("10.0.0.2"), 1, 1.0));         // no prefix sharing
   EXPECT_TRUE(b.try_spend(ip("::ffff:10.0.0.1"), 50, 1.0));  // the same peer, mapped
   EXPECT_TRUE(b.try_spend(ip("10.0.0.1"), 50, 1.0));
   EXPECT_FALSE(b.try_spend(ip("10.0.0.1"), 1, 1.0));
