@@ -8,6 +8,7 @@
 
 #include "common/itoa.h"
 #include "common/log.h"
+#include "protocol/text/keys.h"
 #include "protocol/text/parser.h"
 
 namespace memshield::engine {
@@ -244,14 +245,7 @@ void TextSession::do_get(const Request& req, OutBuffer& out) {
   const bool with_cas = req.cmd == Cmd::kGets || req.cmd == Cmd::kGats;
   const RelTime exptime = touch ? ctx_.clock->expiry_from_protocol(req.exptime) : 0;
   auto visit = [&](const store::ItemView& it) { append_value(out, it, with_cas); };
-  std::string_view keys = req.keys;
-  size_t i = 0;
-  while (i < keys.size()) {
-    while (i < keys.size() && keys[i] == ' ') ++i;
-    size_t start = i;
-    while (i < keys.size() && keys[i] != ' ') ++i;
-    if (i == start) break;
-    std::string_view key = keys.substr(start, i - start);
+  protocol::text::for_each_key(req.keys, [&](std::string_view key) {
     store::Lookup r = touch ? ctx_.store->get_and_touch(key, exptime, visit)
                             : ctx_.store->get(key, visit);
     if (touch) {
@@ -263,7 +257,8 @@ void TextSession::do_get(const Request& req, OutBuffer& out) {
     }
     if (r == store::Lookup::kExpired) stats_.get_expired.add();
     if (r == store::Lookup::kFlushed) stats_.get_flushed.add();
-  }
+    return true;
+  });
   out.append("END\r\n", 5);
 }
 

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/out_buffer.h"
 #include "engine/text_session.h"
+#include "protocol/text/keys.h"
 #include "protocol/text/parser.h"
 #include "protocol/udp_frame/cookie_block.h"
 #include "protocol/udp_frame/udp_frame.h"
@@ -78,21 +79,15 @@ Verdict classify(std::string_view text, bool allow_writes, bool dedupe, std::str
     if (dedupe && (req.cmd == Cmd::kGet || req.cmd == Cmd::kGets)) {
       std::unordered_set<std::string_view> seen;
       std::string line_out(req.cmd == Cmd::kGet ? "get" : "gets");
-      size_t i = 0;
-      std::string_view keys = req.keys;
-      while (i < keys.size()) {
-        while (i < keys.size() && keys[i] == ' ') ++i;
-        size_t start = i;
-        while (i < keys.size() && keys[i] != ' ') ++i;
-        if (i == start) break;
-        std::string_view key = keys.substr(start, i - start);
+      protocol::text::for_each_key(req.keys, [&](std::string_view key) {
         if (seen.insert(key).second) {
           line_out += ' ';
           line_out += key;
         } else {
           changed = true;
         }
-      }
+        return true;
+      });
       out += line_out + "\r\n";
     } else {
       out.append(text.substr(pos, end - pos));

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "common/number_parse.h"
+#include "protocol/text/keys.h"
 #include "protocol/text/tokenizer.h"
 
 namespace memshield::protocol::text {
@@ -26,14 +27,9 @@ std::string_view from_token(std::string_view line, const Tokens& t, size_t i) {
 }
 
 bool keys_ok(std::string_view keys) {
-  size_t i = 0;
-  while (i < keys.size()) {
-    while (i < keys.size() && keys[i] == ' ') ++i;
-    size_t start = i;
-    while (i < keys.size() && keys[i] != ' ') ++i;
-    if (i - start > kKeyMaxLength) return false;
-  }
-  return true;
+  bool ok = true;
+  for_each_key(keys, [&](std::string_view key) { return ok = key.size() <= kKeyMaxLength; });
+  return ok;
 }
 
 void parse_get(std::string_view line, const Tokens& t, Cmd cmd, Request* r) {
