@@ -121,6 +121,7 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
                  protocol::text::kMaxLineWithoutNewline);
           res.consumed = in.size();
           res.close = true;
+          res.abort = true;
           return res;
         }
         MS_LOG(2, "<%d %.*s", id_, static_cast<int>(line.text.size()), line.text.data());

@@ -18,7 +18,8 @@ class TextSession {
  public:
   struct Result {
     size_t consumed = 0;
-    bool close = false;  // close once `out` is written (quit, garbage, shutdown)
+    bool close = false;  // close once `out` is written (quit, shutdown)
+    bool abort = false;  // close at once, unsent answers dropped (garbage), as memcached does
   };
 
   // `peer`: the client's address if it has one (for address-bound answers such as cookies).

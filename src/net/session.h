@@ -27,6 +27,7 @@ class Session {
   struct Result {
     size_t consumed = 0;
     bool close = false;  // close after the pending output is written
+    bool abort = false;  // close now, dropping unsent output (a peer sending garbage)
   };
   virtual ~Session() = default;
   // Consumes what it can of `in`, appending answers to `out`. Bytes not consumed are offered

@@ -313,6 +313,7 @@ void Worker::drive(Connection* c, const char* data, size_t len, bool from_scratc
       if (rest == 0) std::vector<char>().swap(c->in);
     }
     if (r.close) c->closing = true;
+    if (r.abort) c->out.clear();
     if (!flush(c)) return;
     // Requests held back for back-pressure, and the output has drained below the mark already
     // (a large socket buffer): carry on now, since no event may come to resume them.

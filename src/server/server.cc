@@ -51,7 +51,7 @@ class TextConnection final : public net::Session {
   }
   Result on_input(std::string_view in, OutBuffer& out) override {
     engine::TextSession::Result r = session_.process(in, out, kOutHighWater);
-    return {r.consumed, r.close};
+    return {r.consumed, r.close, r.abort};
   }
 
  private:
