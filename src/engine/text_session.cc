@@ -87,6 +87,7 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
         if (pending_bytes_ == 0) {
           state_ = State::kLine;
           reply(out, deferred_reply_);
+          res.progress = true;
         }
         break;
       }
@@ -101,7 +102,10 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
         while (value_filled_ == vsize && crlf_filled_ < 2 && pos < in.size()) {
           crlf_[crlf_filled_++] = in[pos++];
         }
-        if (crlf_filled_ == 2) finish_store(out);
+        if (crlf_filled_ == 2) {
+          finish_store(out);
+          res.progress = true;
+        }
         break;
       }
       case State::kLine: {
@@ -129,6 +133,7 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
         protocol::text::parse_line(line.text, &req);
         pos += line.consumed;
         execute(req, out, &res.close);
+        res.progress = true;
         break;
       }
     }

@@ -20,6 +20,7 @@ class TextSession {
     size_t consumed = 0;
     bool close = false;  // close once `out` is written (quit, shutdown)
     bool abort = false;  // close at once, unsent answers dropped (garbage), as memcached does
+    bool progress = false;  // at least one request was completed
   };
 
   // `peer`: the client's address if it has one (for address-bound answers such as cookies).
@@ -29,6 +30,8 @@ class TextSession {
   // Processes as many whole requests from `in` as there are, stopping early once `out` holds
   // more than `out_limit` bytes (back-pressure); the caller keeps the unconsumed rest.
   Result process(std::string_view in, OutBuffer& out, size_t out_limit = 4u << 20);
+  // False while a value (or a refused value being swallowed) is still arriving.
+  bool at_request_boundary() const { return state_ == State::kLine; }
 
  private:
   enum class State { kLine, kValue, kSwallow };

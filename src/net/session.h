@@ -28,11 +28,14 @@ class Session {
     size_t consumed = 0;
     bool close = false;  // close after the pending output is written
     bool abort = false;  // close now, dropping unsent output (a peer sending garbage)
+    bool progress = false;  // at least one request was completed
   };
   virtual ~Session() = default;
   // Consumes what it can of `in`, appending answers to `out`. Bytes not consumed are offered
   // again, with more behind them, on the next call.
   virtual Result on_input(std::string_view in, OutBuffer& out) = 0;
+  // True between requests; false while a request is partly received (a value still arriving).
+  virtual bool at_request_boundary() const { return true; }
 };
 
 class SessionFactory {

@@ -60,6 +60,7 @@ struct Worker::Connection {
   uint32_t events = 0;
   bool closing = false;
   std::atomic<RelTime> last_active{0};
+  RelTime request_started = 0;  // when the request now arriving began; 0 = between requests
 };
 
 Worker::Worker(const WorkerConfig& config, const std::vector<ListenSocket>& listeners,
@@ -123,8 +124,9 @@ void Worker::join() {
 
 void Worker::run() {
   epoll_event events[kMaxEvents];
+  const bool timeouts = config_.idle_timeout > 0 || config_.request_timeout > 0;
   while (!stopping_.load(std::memory_order_relaxed)) {
-    int n = epoll_wait(epfd_, events, kMaxEvents, -1);
+    int n = epoll_wait(epfd_, events, kMaxEvents, timeouts ? 1000 : -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       MS_WARN("epoll_wait failed: %s", strerror(errno));
@@ -154,9 +156,34 @@ void Worker::run() {
         }
       }
     }
+    if (timeouts) sweep_timeouts();
   }
   for (Connection* c : connections_) {
     if (c != nullptr) close_connection(c);
+  }
+}
+
+// Once a second at most: closes connections idle past -o idle_timeout, and those whose request
+// has been trickling in for longer than --request-timeout (slowloris), so a few thousand
+// patient peers cannot hold every slot.
+void Worker::sweep_timeouts() {
+  const RelTime now = clock_.now();
+  if (now == last_sweep_) return;
+  last_sweep_ = now;
+  for (Connection* c : connections_) {
+    if (c == nullptr || c->closing) continue;
+    RelTime last = c->last_active.load(std::memory_order_relaxed);
+    if (config_.idle_timeout > 0 && now - last >= static_cast<RelTime>(config_.idle_timeout)) {
+      MS_LOG(1, "<%d closing idle connection (idle_timeout %d s)", c->fd, config_.idle_timeout);
+      close_connection(c);
+      continue;
+    }
+    if (config_.request_timeout > 0 && c->request_started != 0 &&
+        now - c->request_started >= static_cast<RelTime>(config_.request_timeout)) {
+      MS_LOG(1, "<%d closing connection: request incomplete after %d s", c->fd,
+             config_.request_timeout);
+      close_connection(c);
+    }
   }
 }
 
@@ -314,6 +341,12 @@ void Worker::drive(Connection* c, const char* data, size_t len, bool from_scratc
     }
     if (r.close) c->closing = true;
     if (r.abort) c->out.clear();
+    // The slow-request clock runs from the last completed request while one is partly in.
+    if (c->in_len == 0 && c->session->at_request_boundary()) {
+      c->request_started = 0;
+    } else if (r.progress || c->request_started == 0) {
+      c->request_started = clock_.now();
+    }
     if (!flush(c)) return;
     // Requests held back for back-pressure, and the output has drained below the mark already
     // (a large socket buffer): carry on now, since no event may come to resume them.

@@ -23,6 +23,8 @@ struct WorkerConfig {
   int index = 0;
   size_t out_high_water = 4u << 20;  // stop reading from a client that doesn't read its answers
   size_t max_input_buffer = 9u << 20;  // longest partial request we hold (a huge multi-get line)
+  int idle_timeout = 0;     // seconds without input before a connection is closed; 0 = never
+  int request_timeout = 0;  // seconds a request may take to arrive in full; 0 = never
 };
 
 class Worker {
@@ -55,6 +57,7 @@ class Worker {
   bool flush(Connection* c);  // false if the connection was closed
   void update_interest(Connection* c);
   void close_connection(Connection* c);
+  void sweep_timeouts();
 
   WorkerConfig config_;
   const std::vector<ListenSocket>& listeners_;
@@ -71,6 +74,7 @@ class Worker {
   std::thread thread_;
   std::vector<std::unique_ptr<Handle>> listen_handles_;
   std::vector<Connection*> connections_;  // indexed by fd
+  RelTime last_sweep_ = 0;
   std::unique_ptr<char[]> scratch_;        // shared read buffer: idle connections hold none
   std::unique_ptr<char[]> udp_buffers_;    // one batch of datagrams for recvmmsg
 };

@@ -51,8 +51,9 @@ class TextConnection final : public net::Session {
   }
   Result on_input(std::string_view in, OutBuffer& out) override {
     engine::TextSession::Result r = session_.process(in, out, kOutHighWater);
-    return {r.consumed, r.close, r.abort};
+    return {r.consumed, r.close, r.abort, r.progress};
   }
+  bool at_request_boundary() const override { return session_.at_request_boundary(); }
 
  private:
   sockaddr_storage addr_;
@@ -370,6 +371,8 @@ int Server::run() {
     net::WorkerConfig wc;
     wc.index = i;
     wc.out_high_water = kOutHighWater;
+    wc.idle_timeout = settings_.idle_timeout;
+    wc.request_timeout = settings_.request_timeout;
     workers_.push_back(std::make_unique<net::Worker>(wc, listeners_, *this, limit_, registry_,
                                                      clock_, udp_.get()));
     sources_.worker_stats.push_back(&workers_.back()->mutable_stats());

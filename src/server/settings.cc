@@ -34,6 +34,7 @@ constexpr char kOptUdpRatePps = 6;
 constexpr char kOptUdpRateBps = 7;
 constexpr char kOptUdpEgressBps = 8;
 constexpr char kOptConfig = 9;
+constexpr char kOptRequestTimeout = 10;
 
 struct FlagSpec {
   char short_name;
@@ -91,6 +92,7 @@ constexpr FlagSpec kFlags[] = {
     {kOptUdpRateBps, "udp-rate-bps", ArgKind::kRequired},
     {kOptUdpEgressBps, "udp-egress-bps", ArgKind::kRequired},
     {kOptConfig, "config", ArgKind::kRequired},
+    {kOptRequestTimeout, "request-timeout", ArgKind::kRequired},
 };
 
 const FlagSpec* find_short(char c) {
@@ -606,6 +608,15 @@ std::optional<std::string> Parser::apply(char flag, const char* raw) {
       return apply_rate("--udp-rate-bps", v, &s_->udp_rate_bps);
     case kOptUdpEgressBps:
       return apply_rate("--udp-egress-bps", v, &s_->udp_egress_bps);
+    case kOptRequestTimeout: {
+      auto n = parse_int(v);
+      if (!n || *n < 0 || *n > 86400) {
+        return "--request-timeout takes whole seconds from 0 (never) to 86400, not '" +
+               std::string(v) + "'";
+      }
+      s_->request_timeout = static_cast<int>(*n);
+      return std::nullopt;
+    }
     case kOptConfig:
       if (in_config_file_) return std::string("--config cannot be used inside a config file");
       s_->config_file = std::string(v);
@@ -885,6 +896,9 @@ memshield's own options (long form only):
                           bytes they sent, 0..3 (default: 1.0)
 --udp-validate=tcp        also trust UDP sources that hold a live TCP connection, under
                           the per-prefix byte rate (weaker than cookies: see SECURITY.md)
+--request-timeout=<s>     close a connection whose request has been arriving for <s>
+                          seconds, e.g. a client sending one byte a second (default: 30;
+                          0 = never)
 --udp-rate-pps=<n>        UDP packets/s accepted per /24 (IPv4) or /56 (IPv6) source
                           prefix (default: 2000; 0 = unlimited)
 --udp-rate-bps=<n>        UDP response bytes/s per source prefix (default: 4194304)

@@ -76,6 +76,8 @@ struct Settings {
   double udp_rate_bps = 4u << 20;    // --udp-rate-bps: response bytes/s per prefix, 0 = off
   double udp_egress_bps = 64u << 20; // --udp-egress-bps: all UDP responses, bytes/s, 0 = off
   std::string config_file;           // --config=FILE: one flag per line; re-read on SIGHUP
+  int request_timeout = 30;          // --request-timeout=S: close a connection whose request has
+                                     // been arriving for S seconds (slowloris); 0 = never
 
   // Flags and options accepted for compatibility that have no effect (yet): one line each,
   // printed as a warning at start-up.
