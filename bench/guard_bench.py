@@ -248,8 +248,9 @@ def print_udp(summary, defaults):
               f"median timeouts {s['timeouts']:,.0f}")
     if "cookie" in summary and "bypassed" in summary:
         c, b = summary["cookie"], summary["bypassed"]
-        print(f"guard on / bypassed: answers/s {ratio(c['answers_per_sec'], b['answers_per_sec']):.3f}"
-              f", cpu/answer {ratio(c['cpu_us_per_answer'], b['cpu_us_per_answer']):.3f}")
+        print(f"guard on / bypassed: answers/s "
+              f"{ratio(c['answers_per_sec'], b['answers_per_sec']):.3f}, cpu/answer "
+              f"{ratio(c['cpu_us_per_answer'], b['cpu_us_per_answer']):.3f}")
     if "bypassed" in summary and "memcached" in summary:
         b, m = summary["bypassed"], summary["memcached"]
         print(f"memshield bypassed / memcached: answers/s "

@@ -445,6 +445,15 @@ class UdpSocket {
   int fd() const { return fd_; }
   uint8_t* client_cookie() { return client_cookie_; }
   uint8_t* server_cookie() { return server_cookie_; }
+  // Only answers to requests sent after the warmup, and bytes moved after it, are counted.
+  void set_counting(bool on) { counting_ = on; }
+
+  // Measured requests still unanswered when the run ends: neither answered nor lost.
+  uint64_t InFlightMeasured() const {
+    uint64_t n = 0;
+    for (const Pending& p : pending_) n += p.active && p.measured;
+    return n;
+  }
 
   // Fills every free slot with a new get, sent in sendmmsg batches.
   void FillWindow(const Options& o, SplitMix64& rng, uint64_t now, bool measured, Stats* st) {
@@ -553,17 +562,6 @@ class UdpSocket {
     out_count_ = 0;
   }
 
- public:
-  void set_counting(bool on) { counting_ = on; }
-
-  // Measured requests still unanswered when the run ends: neither answered nor lost.
-  uint64_t InFlightMeasured() const {
-    uint64_t n = 0;
-    for (const Pending& p : pending_) n += p.active && p.measured;
-    return n;
-  }
-
- private:
   void Release(size_t slot) {
     Pending& p = pending_[slot];
     slot_of_id_[p.id] = -1;
@@ -628,8 +626,8 @@ class UdpSocket {
   void Classify(const Options& o, const Pending& p, uint64_t now, Stats* st) {
     std::string_view head(p.first, p.first_len);
     // "VALUE <key> <flags> <bytes>\r\n<data>\r\nEND\r\n" with flags 0, as --prefill stores.
-    const size_t hit_len = 6 + o.key_size + 3 + DecimalDigits(o.value_size) + 2 + o.value_size +
-                           2 + 5;
+    const size_t hit_len =
+        6 + o.key_size + 3 + DecimalDigits(o.value_size) + 2 + o.value_size + 2 + 5;
     if (head.substr(0, 6) == "VALUE " && p.text_bytes == hit_len) {
       ++st->hits;
     } else if (head == "END\r\n" && p.text_bytes == 5) {
@@ -727,9 +725,8 @@ void PrintReport(const Options& o, const Stats& s, double elapsed, int64_t prefi
   const uint64_t answers = s.hits + s.misses;
   const double per_s = elapsed > 0 ? static_cast<double>(answers) / elapsed : 0;
   const double answered = s.sent ? static_cast<double>(answers) / static_cast<double>(s.sent) : 0;
-  const double out_in = s.bytes_sent ? static_cast<double>(s.bytes_received) /
-                                           static_cast<double>(s.bytes_sent)
-                                     : 0;
+  const double out_in =
+      s.bytes_sent ? static_cast<double>(s.bytes_received) / static_cast<double>(s.bytes_sent) : 0;
   const char* mode = o.mode == Mode::kCookie ? "cookie" : "legacy";
   if (o.json) {
     std::printf(
@@ -754,11 +751,11 @@ void PrintReport(const Options& o, const Stats& s, double elapsed, int64_t prefi
   std::printf("answers    %llu (%.0f/s; %llu hits, %llu misses) of %llu sent (%.4f)\n",
               (unsigned long long)answers, per_s, (unsigned long long)s.hits,
               (unsigned long long)s.misses, (unsigned long long)s.sent, answered);
-  std::printf("not served %llu refused, %llu cookie refreshes, %llu timeouts, %llu errors, "
-              "%llu stray datagrams\n",
-              (unsigned long long)s.refused, (unsigned long long)s.refreshes,
-              (unsigned long long)s.timeouts, (unsigned long long)s.errors,
-              (unsigned long long)s.stray);
+  std::printf(
+      "not served %llu refused, %llu cookie refreshes, %llu timeouts, %llu errors, "
+      "%llu stray datagrams\n",
+      (unsigned long long)s.refused, (unsigned long long)s.refreshes,
+      (unsigned long long)s.timeouts, (unsigned long long)s.errors, (unsigned long long)s.stray);
   std::printf("bytes      %llu sent, %llu received (%.3fx)\n", (unsigned long long)s.bytes_sent,
               (unsigned long long)s.bytes_received, out_in);
   std::printf("latency    p50 %.1f us, p99 %.1f us\n", s.latency.Percentile(0.50),

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages memshield needs: `deps.sh build` for building and running the
-# server, `deps.sh test` adds the test suites' reference server and clients. Only calls apt-get
-# when something is missing, so repeated runs cost nothing.
+# server, `deps.sh test` adds the test suites' reference server, clients in five languages and
+# twemproxy, plus the one npm client (memjs, locked in tests/integration/clients). Only calls
+# apt-get or npm when something is missing, so repeated runs cost nothing.
 set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
 
 build_pkgs=(g++ cmake make libxxhash-dev libssl-dev)
 test_pkgs=(libgtest-dev libbenchmark-dev memcached python3 python3-pytest python3-pymemcache
-           python3-pylibmc libmemcached-tools iproute2 procps)
+           python3-pylibmc libmemcached-tools iproute2 procps
+           libcache-memcached-fast-perl ruby ruby-dalli php-cli php-memcached nutcracker)
+# Node.js: Debian's nodejs and npm, unless a node with its own npm is already installed (the
+# NodeSource nodejs package bundles npm and conflicts with Debian's npm package).
+command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-build}" == "test" ]]; then pkgs+=("${test_pkgs[@]}"); fi
@@ -22,4 +28,10 @@ if ((${#missing[@]})); then
   "${sudo_cmd[@]}" apt-get update -q >/dev/null
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends \
     "${missing[@]}" >/dev/null
+fi
+
+node_clients="$repo/tests/integration/clients"
+if [[ "${1:-build}" == "test" && ! -f "$node_clients/node_modules/memjs/package.json" ]]; then
+  echo "deps: installing the npm packages of tests/integration/clients" >&2
+  npm ci --no-audit --no-fund --prefix "$node_clients" >/dev/null
 fi

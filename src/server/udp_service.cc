@@ -169,7 +169,9 @@ void UdpService::on_datagram(const sockaddr_storage& from, std::string_view data
   const bool tcp_ok = !cookie_ok && !trusted && shield_.validate_tcp &&
                       shield_.tcp_peers.contains(src);
   const bool proven = cookie_ok || trusted;  // may write, and gets whole answers
-  shield_.budget.on_received(src, data.size(), now);
+  // Only unvalidated requests earn credit: bytes that came with proof are answered in full
+  // already, and must not pay for answers to forgeries in the same address's name.
+  if (!proven && !tcp_ok) shield_.budget.on_received(src, data.size(), now);
 
   std::string rewritten;
   switch (classify(text, proven, !proven && !tcp_ok, &rewritten)) {
@@ -213,9 +215,11 @@ void UdpService::on_datagram(const sockaddr_storage& from, std::string_view data
   if (!send) {
     ShieldStats::add(st.udp_responses_refused_budget);
     ShieldStats::add(st.udp_bytes_withheld, framed);
-    // A short notice, itself within the budget, tells a legitimate client to use TCP.
+    // A short notice tells a legitimate client to use TCP: only in answer to a request at least
+    // as large as the notice, and within the budget, so small requests leave their credit for
+    // answers.
     size_t notice = udp::kHeaderSize + kBudgetNotice.size();
-    if (!tcp_ok && shield_.budget.try_spend(src, notice, now) &&
+    if (!tcp_ok && notice <= data.size() && shield_.budget.try_spend(src, notice, now) &&
         shield_.egress.allow_bytes(notice, now)) {
       udp::frame_response(h.request_id, kBudgetNotice, replies);
       ShieldStats::add(st.udp_refusal_notices);

@@ -376,7 +376,9 @@ def test_memshield_udp_with_guard_does_not_amplify(spawn, mode):
     assert o["risk"] != "critical" and r.returncode != 2, o
     assert o["risk"] == "medium" and r.returncode == 1, o
     if mode:
-        assert o["writable"] is True and probe(o, "get")["state"] == "answered"
+        # The 1 MB value is withheld: at most the short "use TCP" notice comes back, and only
+        # for requests at least that large, so a small get usually hears nothing.
+        assert o["writable"] is True and probe(o, "get")["state"] in ("answered", "no_answer")
 
 
 # --- things that are not memcached ---------------------------------------------------------
