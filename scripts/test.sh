@@ -10,3 +10,6 @@ cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo ${CMAKE_ARGS:-} >/dev/n
 cmake --build "$build" -j"$(nproc)"
 cd "$build"
 ctest --output-on-failure -j"$(nproc)" --timeout 900 "$@"
+# libFuzzer targets under ASan/UBSan, 20 s each (two at a time): only where clang is installed.
+cd - >/dev/null  # back to the repository root
+if command -v clang++ >/dev/null; then scripts/fuzz.sh 20; fi

@@ -2,7 +2,8 @@
 // real Shield built from Settings, a real store, and datagrams from a handful of source
 // addresses and ports chosen by the input. It checks memshield's headline promise: to a source
 // that proved nothing (no valid cookie, not trusted, no live TCP connection), the total reply
-// bytes never exceed --udp-max-amplification times the bytes that source sent; a cookie refresh
+// bytes never exceed --udp-max-amplification times the bytes of its unproven datagrams (proven
+// ones earn no credit: they must not pay for answers to forgeries); a cookie refresh
 // is never larger than the datagram that asked for it; and such a source never gets an answer
 // to a write or an admin command.
 //
@@ -86,8 +87,21 @@ sockaddr_storage source(uint32_t n, int src, uint16_t port) {
     auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
     sin6->sin6_family = AF_INET6;
     sin6->sin6_port = htons(port);
-    const uint8_t ip[16] = {0x20, 0x01, 0x0d, static_cast<uint8_t>(src == 5 ? 0xb9 : 0xb8),
-                            static_cast<uint8_t>(n >> 24), a, b, c, 0, 0, 0, 0, 0, 0, 0,
+    const uint8_t ip[16] = {0x20,
+                            0x01,
+                            0x0d,
+                            static_cast<uint8_t>(src == 5 ? 0xb9 : 0xb8),
+                            static_cast<uint8_t>(n >> 24),
+                            a,
+                            b,
+                            c,
+                            0,
+                            0,
+                            0,
+                            0,
+                            0,
+                            0,
+                            0,
                             static_cast<uint8_t>(src)};
     memcpy(&sin6->sin6_addr, ip, sizeof(ip));
     return ss;
@@ -132,7 +146,7 @@ void check_unproven_replies(std::string_view text) {
 }
 
 struct Account {
-  uint64_t received = 0;  // every byte the address sent
+  uint64_t received = 0;  // bytes of its datagrams that came without proof
   uint64_t replied = 0;   // reply bytes to its unproven datagrams
 };
 
@@ -195,8 +209,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         udp::decode_cookie_block(std::string_view(payload).substr(udp::kHeaderSize), &block)) {
       // Stand in for a client that completed the cookie exchange.
       block.flags |= udp::kFlagServerCookie;
-      shield.cookies.mint(ips[src], block.client_cookie,
-                          static_cast<uint32_t>(clock.unix_now()), block.server_cookie);
+      shield.cookies.mint(ips[src], block.client_cookie, static_cast<uint32_t>(clock.unix_now()),
+                          block.server_cookie);
       udp::encode_cookie_block(block, payload.data() + udp::kHeaderSize);
       cookie_valid = true;
     }
@@ -218,7 +232,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       reply_bytes += r.size();
     }
     Account& a = accounts[src];
-    a.received += payload.size();
+    if (!cookie_valid && !trusted && !tcp_peer) a.received += payload.size();
     if (trace) {
       std::fprintf(stderr, "src %d port %u in %zu cookie %d -> %zu datagrams, %zu bytes: %.60s\n",
                    src, port, payload.size(), cookie_valid, replies.size(), reply_bytes,
