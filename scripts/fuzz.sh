@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-30}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 jobs=${FUZZ_JOBS:-2}
-targets=(${FUZZ_TARGETS:-text_parser_fuzz udp_frame_fuzz connection_fuzz udp_service_fuzz})
+targets=(${FUZZ_TARGETS:-text_parser_fuzz meta_parser_fuzz udp_frame_fuzz connection_fuzz udp_service_fuzz binary_parser_fuzz})
 out=${FUZZ_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/memshield-fuzz.XXXXXX")}
 san="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
 san+=" -fno-omit-frame-pointer"
@@ -32,7 +32,8 @@ run_one() {
     "$bin" "${regs[@]}" >"$out/$t/regressions.log" 2>&1 ||
       { echo "fuzz: $t: a saved regression fails again (see $out/$t/regressions.log)"; return 1; }
   fi
-  [[ $t != udp_frame_fuzz ]] && dict=(-dict=tests/fuzz/text.dict)  # protocol words
+  # protocol words, for the text-based targets
+  [[ $t != udp_frame_fuzz && $t != binary_parser_fuzz ]] && dict=(-dict=tests/fuzz/text.dict)
   if "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \
       -artifact_prefix="$out/$t/artifacts/" "${dict[@]}" "$out/$t/corpus" \
       "tests/fuzz/corpus/$t" >"$out/$t/fuzz.log" 2>&1; then

@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/out_buffer.h"
+#include "engine/ascii_auth.h"
 #include "store/store.h"
 
 namespace memshield::engine {
@@ -22,11 +23,14 @@ class Hooks {
   // memshield's own commands ("shield ..."); `peer` is the client's address, null when it has
   // none (unix sockets). Appends the whole answer.
   virtual void shield(std::string_view args, const sockaddr_storage* peer, OutBuffer& out) = 0;
+  // -S: whether the binary protocol's SASL PLAIN credentials are valid. Default: nobody's are.
+  virtual bool check_password(std::string_view user, std::string_view password) { return false; }
 };
 
 struct Options {
   bool flush_enabled = true;     // -F turns flush_all off
   bool shutdown_command = false; // -A turns shutdown on
+  bool require_auth = false;     // -S: binary requests need SASL authentication first
   std::string_view version = "1.6.18";
 };
 
@@ -34,6 +38,8 @@ struct Context {
   store::Store* store = nullptr;
   const Clock* clock = nullptr;
   Hooks* hooks = nullptr;
+  // -Y: set, every text connection must authenticate before any other command.
+  const Authenticator* ascii_auth = nullptr;
   Options options;
 };
 

@@ -8,6 +8,7 @@
 
 #include "common/itoa.h"
 #include "common/log.h"
+#include "common/number_parse.h"
 #include "protocol/text/keys.h"
 #include "protocol/text/parser.h"
 
@@ -17,6 +18,9 @@ using protocol::text::Cmd;
 using protocol::text::Request;
 
 namespace {
+
+// memcached accepts tokens of any length; ours must fit a user, a space and a password.
+constexpr size_t kMaxAuthToken = 4096;
 
 store::Mode mode_of(Cmd c) {
   switch (c) {
@@ -91,6 +95,17 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
         }
         break;
       }
+      case State::kAuthToken: {
+        size_t n = std::min(auth_need_, in.size() - pos);
+        auth_token_.append(in.data() + pos, n);
+        pos += n;
+        auth_need_ -= n;
+        if (auth_need_ == 0) {
+          finish_auth(out);
+          res.progress = true;
+        }
+        break;
+      }
       case State::kValue: {
         size_t vsize = item_.value_size();
         if (value_filled_ < vsize) {
@@ -129,6 +144,15 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
           return res;
         }
         MS_LOG(2, "<%d %.*s", id_, static_cast<int>(line.text.size()), line.text.data());
+        if (!authenticated_) {
+          pos += line.consumed;
+          res.progress = true;
+          if (!begin_auth(line.text, out)) {
+            res.consumed = in.size();
+            return res;
+          }
+          break;
+        }
         Request req;
         protocol::text::parse_line(line.text, &req);
         pos += line.consumed;
@@ -140,6 +164,69 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
   }
   res.consumed = pos;
   return res;
+}
+
+// Before authentication only "set <key> <flags> <exptime> <bytes> ..." is understood, its data
+// being "<user> <password>"; every other line is refused and, like memcached, the rest of what
+// the client sent with it is dropped. noreply is ignored: the answer is the point.
+bool TextSession::begin_auth(std::string_view line, OutBuffer& out) {
+  noreply_ = false;
+  std::string_view tokens[5];
+  size_t n = 0;
+  for (size_t i = 0; i < line.size() && n < 5;) {
+    if (line[i] == ' ') {
+      ++i;
+      continue;
+    }
+    size_t end = line.find(' ', i);
+    if (end == std::string_view::npos) end = line.size();
+    tokens[n++] = line.substr(i, end - i);
+    i = end;
+  }
+  int32_t vlen = 0;
+  if (n < 5 || tokens[0] != "set" || !parse_i32(tokens[4], &vlen) || vlen < 0) {
+    reply(out, "CLIENT_ERROR unauthenticated");
+    return false;
+  }
+  if (static_cast<size_t>(vlen) > kMaxAuthToken) {  // no sane "<user> <password>": not kept
+    swallow(static_cast<size_t>(vlen) + 2, "CLIENT_ERROR bad authentication token format");
+    return true;
+  }
+  auth_token_.clear();
+  auth_need_ = static_cast<size_t>(vlen) + 2;
+  state_ = State::kAuthToken;
+  return true;
+}
+
+void TextSession::finish_auth(OutBuffer& out) {
+  state_ = State::kLine;
+  noreply_ = false;
+  std::string_view token = auth_token_;
+  if (token.size() < 2 || token.substr(token.size() - 2) != "\r\n") {
+    reply(out, "CLIENT_ERROR bad command line termination");
+  } else {
+    token.remove_suffix(2);
+    std::string_view user, password;
+    size_t u = token.find_first_not_of(' ');
+    size_t ue = u == std::string_view::npos ? u : token.find(' ', u);
+    size_t p = ue == std::string_view::npos ? ue : token.find_first_not_of(' ', ue);
+    if (p == std::string_view::npos) {
+      reply(out, "CLIENT_ERROR bad authentication token format");
+    } else {
+      user = token.substr(u, ue - u);
+      password = token.substr(p, token.find(' ', p) - p);
+      stats_.auth_cmds.add();
+      if (ctx_.ascii_auth->check(user, password)) {
+        authenticated_ = true;
+        reply(out, "STORED");
+      } else {
+        stats_.auth_errors.add();
+        reply(out, "CLIENT_ERROR authentication failure");
+      }
+    }
+  }
+  auth_token_.clear();
+  auth_token_.shrink_to_fit();
 }
 
 void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
@@ -243,6 +330,22 @@ void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
     case Cmd::kReply:
       reply(out, req.reply);
       break;
+    case Cmd::kMeta:
+      do_meta(req, out);
+      break;
+  }
+}
+
+void TextSession::do_meta(const Request& req, OutBuffer& out) {
+  noreply_ = false;  // meta quiet mode is per answer; MetaCommands applies it
+  MetaCommands::Action a = meta_.execute(req.args, out, &item_);
+  if (a.kind == MetaCommands::Action::kSwallow) {
+    swallow(a.swallow_bytes, a.reply);
+  } else if (a.kind == MetaCommands::Action::kReadValue) {
+    meta_set_ = true;
+    value_filled_ = 0;
+    crlf_filled_ = 0;
+    state_ = State::kValue;
   }
 }
 
@@ -298,6 +401,11 @@ void TextSession::begin_store(const Request& req, OutBuffer& out) {
 
 void TextSession::finish_store(OutBuffer& out) {
   state_ = State::kLine;
+  if (meta_set_) {
+    meta_set_ = false;
+    meta_.finish_set(std::move(item_), crlf_[0] == '\r' && crlf_[1] == '\n', out);
+    return;
+  }
   stats_.cmd_set.add();
   if (crlf_[0] != '\r' || crlf_[1] != '\n') {
     item_ = store::NewItem();

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
 
 #include "common/out_buffer.h"
 #include "engine/context.h"
+#include "engine/meta_commands.h"
 #include "engine/thread_stats.h"
 #include "protocol/text/request.h"
 #include "store/store.h"
@@ -34,14 +36,19 @@ class TextSession {
   bool at_request_boundary() const { return state_ == State::kLine; }
 
  private:
-  enum class State { kLine, kValue, kSwallow };
+  enum class State { kLine, kValue, kSwallow, kAuthToken };
 
   void execute(const protocol::text::Request& req, OutBuffer& out, bool* close);
   void begin_store(const protocol::text::Request& req, OutBuffer& out);
   void finish_store(OutBuffer& out);
+  void do_meta(const protocol::text::Request& req, OutBuffer& out);
   void do_get(const protocol::text::Request& req, OutBuffer& out);
   void do_flush_all(const protocol::text::Request& req, OutBuffer& out);
   void reply(OutBuffer& out, std::string_view line);
+  // -Y: the gate. begin_auth takes a line from an unauthenticated client (false: refused, drop
+  // the rest of the input as memcached does); finish_auth checks the "<user> <password>" token.
+  bool begin_auth(std::string_view line, OutBuffer& out);
+  void finish_auth(OutBuffer& out);
   // Discards the next n bytes (a refused value), then answers `reply`: like memcached, the
   // answer to a command follows the whole command.
   void swallow(size_t n, std::string_view reply) {
@@ -56,6 +63,11 @@ class TextSession {
   const sockaddr_storage* peer_;
   State state_ = State::kLine;
   bool noreply_ = false;
+  bool authenticated_ = ctx_.ascii_auth == nullptr;
+  std::string auth_token_;  // kAuthToken: the token so far, "\r\n" included
+  size_t auth_need_ = 0;    // kAuthToken: bytes of token and terminator still to come
+  MetaCommands meta_{ctx_, stats_};
+  bool meta_set_ = false;  // kValue belongs to an ms: finish_store hands it to meta_
 
   // kValue: the item being filled, and where we are in "<value>\r\n".
   store::NewItem item_;

@@ -20,10 +20,18 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "engine/binary_session.h"
 #include "engine/text_session.h"
 #include "net/listener.h"
 #include "net/worker.h"
+#include "protocol/binary/header.h"
+#include "server/metrics_format.h"
+#include "server/metrics_http.h"
+#include "server/sd_notify.h"
+#include "security/sasl_pwdb.h"
+#include "server/auth_table.h"
 #include "server/shield.h"
+#include "server/source_limit.h"
 #include "server/stats_report.h"
 #include "server/udp_service.h"
 #include "store/store.h"
@@ -33,31 +41,46 @@ namespace {
 
 constexpr size_t kOutHighWater = 4u << 20;
 
-// The engine's text session behind the network layer's Session interface. Registers its peer
-// with the shield for --udp-validate=tcp while it lives.
-class TextConnection final : public net::Session {
+// The engine's sessions behind the network layer's Session interface: the first byte picks the
+// protocol as memcached does (0x80: binary, anything else: text; -B and -S can force binary).
+// Registers its peer with the shield for --udp-validate=tcp while it lives.
+class ClientConnection final : public net::Session {
  public:
-  TextConnection(engine::Context& ctx, engine::ThreadStats& stats, const net::PeerInfo& peer,
-                 TcpPeers* peers)
-      : addr_(peer.addr), session_(ctx, stats, peer.fd, &addr_), peers_(peers) {
+  ClientConnection(engine::Context& ctx, engine::ThreadStats& stats, const net::PeerInfo& peer,
+                   TcpPeers* peers, BindingProtocol protocol)
+      : addr_(peer.addr), text_(ctx, stats, peer.fd, &addr_), binary_(ctx, stats, peer.fd),
+        peers_(peers) {
+    if (protocol == BindingProtocol::kAscii) mode_ = Mode::kText;
+    if (protocol == BindingProtocol::kBinary || ctx.options.require_auth) mode_ = Mode::kBinary;
     if (peers_ != nullptr &&
         !security::ip_from_sockaddr(reinterpret_cast<const sockaddr*>(&addr_), &ip_)) {
       peers_ = nullptr;
     }
     if (peers_ != nullptr) peers_->add(ip_);
   }
-  ~TextConnection() override {
+  ~ClientConnection() override {
     if (peers_ != nullptr) peers_->remove(ip_);
   }
   Result on_input(std::string_view in, OutBuffer& out) override {
-    engine::TextSession::Result r = session_.process(in, out, kOutHighWater);
+    if (mode_ == Mode::kUndecided && !in.empty()) {
+      mode_ = static_cast<uint8_t>(in[0]) == protocol::binary::kRequestMagic ? Mode::kBinary
+                                                                               : Mode::kText;
+    }
+    engine::TextSession::Result r = mode_ == Mode::kBinary
+                                        ? binary_.process(in, out, kOutHighWater)
+                                        : text_.process(in, out, kOutHighWater);
     return {r.consumed, r.close, r.abort, r.progress};
   }
-  bool at_request_boundary() const override { return session_.at_request_boundary(); }
+  bool at_request_boundary() const override {
+    return mode_ == Mode::kBinary ? binary_.at_request_boundary() : text_.at_request_boundary();
+  }
 
  private:
+  enum class Mode : uint8_t { kUndecided, kText, kBinary };
   sockaddr_storage addr_;
-  engine::TextSession session_;
+  Mode mode_ = Mode::kUndecided;
+  engine::TextSession text_;
+  engine::BinarySession binary_;
   TcpPeers* peers_;
   security::IpAddress ip_;
 };
@@ -90,14 +113,20 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   bool admit(const sockaddr_storage& peer) override {
     security::IpAddress ip;
     if (!security::ip_from_sockaddr(reinterpret_cast<const sockaddr*>(&peer), &ip)) return true;
-    if (shield_->rules()->acl.allows(ip)) return true;
+    if (shield_->rules()->acl.allows(ip)) return admit_source(ip);
     ShieldStats::add(shield_->stats.tcp_rejected_acl);
-    MS_LOG(1, "refused TCP connection from %s (ACL)", ip.to_string().c_str());
+    MS_INFO_RATELIMITED(1, 5, "refused TCP connection from %s (ACL)", ip.to_string().c_str());
     return false;
   }
+  // -Y makes every connection text, as memcached does: binary would bypass ascii auth.
+  BindingProtocol binding_protocol() const {
+    return settings_.auth_file.empty() ? settings_.protocol : BindingProtocol::kAscii;
+  }
   std::unique_ptr<net::Session> create(const net::PeerInfo& peer) override {
-    return std::make_unique<TextConnection>(ctx_, *thread_stats_[peer.worker], peer,
-                                            shield_->validate_tcp ? &shield_->tcp_peers : nullptr);
+    return per_source_.track(std::make_unique<ClientConnection>(
+        ctx_, *thread_stats_[peer.worker], peer,
+        shield_->validate_tcp ? &shield_->tcp_peers : nullptr, binding_protocol()),
+                             peer.addr);
   }
   std::string_view reject_message() const override {
     return "ERROR Too many open connections\r\n";
@@ -114,6 +143,9 @@ class Server final : public net::SessionFactory, public engine::Hooks {
     write_stats(sources_, args, out);
   }
   void shield(std::string_view args, const sockaddr_storage* peer, OutBuffer& out) override;
+  bool check_password(std::string_view user, std::string_view password) override {
+    return pwdb_.check(user, password);
+  }
   void shutdown(bool graceful) override {
     MS_INFO("shutdown requested by a client%s", graceful ? " (graceful)" : "");
     kill(getpid(), SIGTERM);
@@ -123,6 +155,14 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   bool open_listeners();
   void warn_exposure();
   void reload();
+  bool admit_source(const security::IpAddress& ip) {
+    if (per_source_.allows(ip)) return true;
+    ShieldStats::add(shield_->stats.tcp_rejected_per_source);
+    MS_LOG(1, "refused TCP connection from %s (over --max-conns-per-source)",
+           ip.to_string().c_str());
+    return false;
+  }
+  bool load_auth_file(const char* when);
   bool drop_privileges();
   void ticker();
 
@@ -131,6 +171,9 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   char** const argv_;
   int threads_ = 1;
   std::unique_ptr<Shield> shield_;
+  SourceLimit per_source_{settings_.max_conns_per_source};
+  AuthTable ascii_auth_;  // -Y
+  security::PasswordDb pwdb_;  // -S
   std::unique_ptr<UdpService> udp_;
   Clock clock_;
   std::unique_ptr<store::Store> store_;
@@ -202,7 +245,25 @@ void Server::warn_exposure() {
 }
 
 // SIGHUP: re-reads the command line and config file; only the access rules change live.
+// -Y: (re)reads the authentication file. A file that fails to load leaves the old table live.
+bool Server::load_auth_file(const char* when) {
+  std::shared_ptr<const security::AuthFile> table;
+  std::string error;
+  if (!security::AuthFile::load(settings_.auth_file, &table, &error)) {
+    if (when == nullptr) {
+      fprintf(stderr, "%s\n", error.c_str());
+    } else {
+      MS_WARN("%s: authentication file not reloaded: %s", when, error.c_str());
+    }
+    return false;
+  }
+  ascii_auth_.replace(table);
+  if (when != nullptr) MS_INFO("%s: authentication file reloaded: %zu users", when, table->size());
+  return true;
+}
+
 void Server::reload() {
+  if (!settings_.auth_file.empty()) load_auth_file("SIGHUP");
   Settings fresh;
   ParseResult parsed = parse_command_line(argc_, argv_, &fresh);
   if (parsed.outcome != ParseOutcome::kRun) {
@@ -318,7 +379,27 @@ int Server::run() {
     return 64;  // EX_USAGE: a malformed CIDR stops start-up
   }
   shield_ = std::make_unique<Shield>(settings_, rules);
+  if (settings_.sasl) {
+    // memcached's plain password database: $MEMCACHED_SASL_PWDB (or memshield's --sasl-pwdb).
+    const char* env = getenv("MEMCACHED_SASL_PWDB");
+    std::string path = !settings_.sasl_pwdb.empty() ? settings_.sasl_pwdb : env ? env : "";
+    std::string error = "-S needs a user:password file: set MEMCACHED_SASL_PWDB or --sasl-pwdb";
+    if (path.empty() || !pwdb_.load(path, &error)) {
+      fprintf(stderr, "Error initializing sasl: %s\n", error.c_str());
+      return 71;
+    }
+  }
+  if (!settings_.auth_file.empty()) {
+    if (!load_auth_file(nullptr)) return 1;  // memcached exits 1 when it cannot read -Y
+    ctx_.ascii_auth = &ascii_auth_;
+  }
   if (!open_listeners()) return 71;  // EX_OSERR, as memcached exits when it cannot bind
+  MetricsHttp metrics([this] { return format_metrics(sources_, shield_->stats); });
+  std::string metrics_error;
+  if (!settings_.metrics.empty() && !metrics.open(settings_.metrics, &metrics_error)) {
+    fprintf(stderr, "%s\n", metrics_error.c_str());
+    return 71;
+  }
   warn_exposure();
 
   if (settings_.daemonize) {
@@ -353,6 +434,7 @@ int Server::run() {
   ctx_.hooks = this;
   ctx_.options.flush_enabled = settings_.flush_enabled;
   ctx_.options.shutdown_command = settings_.shutdown_command;
+  ctx_.options.require_auth = settings_.sasl;
   ctx_.options.version = version_string();
 
   for (int i = 0; i < threads_; ++i) {
@@ -383,6 +465,8 @@ int Server::run() {
 
   std::thread tick([this] { ticker(); });
   for (auto& w : workers_) w->start();
+  metrics.start();
+  sd_notify_send("READY=1");  // Type=notify: listeners are up and workers serve
   MS_LOG(1, "memshield ready: %d worker threads, %zu MB memory limit", threads_,
          settings_.memory_limit_mb);
 
@@ -397,6 +481,8 @@ int Server::run() {
     break;
   }
 
+  sd_notify_send("STOPPING=1");
+  metrics.stop();  // before the stats it reads go away
   for (auto& w : workers_) w->stop();
   for (auto& w : workers_) w->join();
   {

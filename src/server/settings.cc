@@ -4,6 +4,8 @@
 // "abc") are rejected instead, because a typo should not become port 0 or a 0-byte cache.
 #include "server/settings.h"
 
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -13,6 +15,8 @@
 #include <optional>
 #include <string_view>
 #include <vector>
+
+#include "server/metrics_http.h"
 
 namespace memshield::server {
 namespace {
@@ -34,7 +38,10 @@ constexpr char kOptUdpRatePps = 6;
 constexpr char kOptUdpRateBps = 7;
 constexpr char kOptUdpEgressBps = 8;
 constexpr char kOptConfig = 9;
+constexpr char kOptMaxConnsPerSource = 20;
 constexpr char kOptRequestTimeout = 10;
+constexpr char kOptMetrics = 11;
+constexpr char kOptSaslPwdb = 12;
 
 struct FlagSpec {
   char short_name;
@@ -92,7 +99,10 @@ constexpr FlagSpec kFlags[] = {
     {kOptUdpRateBps, "udp-rate-bps", ArgKind::kRequired},
     {kOptUdpEgressBps, "udp-egress-bps", ArgKind::kRequired},
     {kOptConfig, "config", ArgKind::kRequired},
+    {kOptMaxConnsPerSource, "max-conns-per-source", ArgKind::kRequired},
     {kOptRequestTimeout, "request-timeout", ArgKind::kRequired},
+    {kOptMetrics, "metrics", ArgKind::kRequired},
+    {kOptSaslPwdb, "sasl-pwdb", ArgKind::kRequired},
 };
 
 const FlagSpec* find_short(char c) {
@@ -543,7 +553,6 @@ std::optional<std::string> Parser::apply(char flag, const char* raw) {
     }
     case 'S':
       s_->sasl = true;
-      warn("-S (SASL authentication) is not supported yet in memshield");
       return std::nullopt;
     case 'F':
       s_->flush_enabled = false;
@@ -557,7 +566,6 @@ std::optional<std::string> Parser::apply(char flag, const char* raw) {
     case 'Y':
       if (v.empty()) return std::string("Auth file path must not be empty");
       s_->auth_file = std::string(v);
-      warn("-Y (ASCII authentication file) is not supported yet in memshield");
       return std::nullopt;
     case 'e':
       if (v.empty()) return std::string("Memory file path must not be empty");
@@ -615,6 +623,25 @@ std::optional<std::string> Parser::apply(char flag, const char* raw) {
                std::string(v) + "'";
       }
       s_->request_timeout = static_cast<int>(*n);
+      return std::nullopt;
+    }
+    case kOptSaslPwdb:
+      s_->sasl_pwdb = std::string(v);
+      return std::nullopt;
+    case kOptMetrics: {
+      sockaddr_storage sa;
+      std::string error;
+      if (!parse_metrics_address(v, &sa, &error)) return error;
+      s_->metrics = std::string(v);
+      return std::nullopt;
+    }
+    case kOptMaxConnsPerSource: {
+      auto n = parse_int(v);
+      if (!n || *n < 0 || *n > 1000000) {
+        return "--max-conns-per-source takes a count from 0 (no limit) to 1000000, not '" +
+               std::string(v) + "'";
+      }
+      s_->max_conns_per_source = static_cast<int>(*n);
       return std::nullopt;
     }
     case kOptConfig:
@@ -780,6 +807,13 @@ std::optional<std::string> Parser::check_combination() const {
   if (s_->item_size_max > s_->memory_limit_mb * 1024 * 1024 / 2) {
     return std::string("Cannot set item size limit higher than 1/2 of memory max.");
   }
+  if (s_->sasl && s_->protocol == BindingProtocol::kAscii) {
+    return std::string("ERROR: You cannot allow the ASCII protocol while using SASL.");
+  }
+  if (!s_->auth_file.empty() && s_->protocol == BindingProtocol::kBinary) {
+    return std::string(
+        "ERROR: You cannot allow the BINARY protocol while using ascii authentication tokens.");
+  }
   return std::nullopt;
 }
 
@@ -850,11 +884,14 @@ std::string usage_text() {
 -B, --protocol=<name>     ascii, binary or auto (default: auto-negotiate)
 -I, --max-item-size=<num> largest item, in bytes with an optional k or m suffix
                           (default: 1m, min: 1k, max: 1024m)
--S, --enable-sasl         SASL authentication (not supported yet)
+-S, --enable-sasl         binary-protocol SASL PLAIN authentication against the
+                          user:password file named by $MEMCACHED_SASL_PWDB or
+                          --sasl-pwdb (text protocol refused)
 -F, --disable-flush-all   turn the flush_all command off
 -X, --disable-dumping     turn stats cachedump and lru_crawler metadump off
 -W, --disable-watch       turn the watch command (live logging) off
--Y, --auth-file=<file>    ascii authentication from a user:pass file (not supported yet)
+-Y, --auth-file=<file>    ascii authentication from a user:password file (re-read on
+                          SIGHUP); UDP is then never answered
 -e, --memory-file=<file>  restartable cache in an mmapped file (accepted; no effect)
 -Z, --enable-ssl          TLS (not supported yet)
 -o, --extended            comma-separated list of extended options; repeatable
@@ -899,10 +936,16 @@ memshield's own options (long form only):
 --request-timeout=<s>     close a connection whose request has been arriving for <s>
                           seconds, e.g. a client sending one byte a second (default: 30;
                           0 = never)
+--max-conns-per-source=<n> TCP connections one IP address may hold; more are closed
+                          before a byte is sent (default: 0 = no limit)
 --udp-rate-pps=<n>        UDP packets/s accepted per /24 (IPv4) or /56 (IPv6) source
                           prefix (default: 2000; 0 = unlimited)
 --udp-rate-bps=<n>        UDP response bytes/s per source prefix (default: 4194304)
 --udp-egress-bps=<n>      UDP response bytes/s in all (default: 67108864)
+--metrics=[<addr>:]<port> serve Prometheus metrics over HTTP at /metrics; <addr> is
+                          an IP literal, IPv6 in brackets (default: off; 127.0.0.1
+                          when only a port is given)
+--sasl-pwdb=<file>        with -S: the user:password file (default: $MEMCACHED_SASL_PWDB)
 )";
   return t;
 }

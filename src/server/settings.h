@@ -53,6 +53,7 @@ struct Settings {
 
   // Security
   bool sasl = false;                 // -S
+  std::string sasl_pwdb;             // --sasl-pwdb=FILE (else $MEMCACHED_SASL_PWDB)
   std::string auth_file;             // -Y
   bool ssl = false;                  // -Z
 
@@ -78,6 +79,8 @@ struct Settings {
   std::string config_file;           // --config=FILE: one flag per line; re-read on SIGHUP
   int request_timeout = 30;          // --request-timeout=S: close a connection whose request has
                                      // been arriving for S seconds (slowloris); 0 = never
+  int max_conns_per_source = 0;      // --max-conns-per-source=N: TCP connections per IP; 0 = off
+  std::string metrics;               // --metrics=[ADDR:]PORT: Prometheus endpoint; empty = off
 
   // Flags and options accepted for compatibility that have no effect (yet): one line each,
   // printed as a warning at start-up.

@@ -41,6 +41,7 @@ namespace memshield::server {
   X(udp_bytes_received)               \
   X(udp_bytes_sent)                   \
   X(tcp_rejected_acl)                 \
+  X(tcp_rejected_per_source)          \
   X(tcp_cookies_issued)
 
 struct ShieldStats {

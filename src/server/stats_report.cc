@@ -283,6 +283,27 @@ void reset_stats(const StatsSources& src) {
   src.store->reset_stats();
 }
 
+std::vector<std::pair<std::string, std::string>> general_stats(const StatsSources& src) {
+  OutBuffer out;
+  StatWriter w(out);
+  general(src, w);
+  std::vector<std::pair<std::string, std::string>> fields;
+  const std::string text = out.to_string();
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find("\r\n", pos);
+    if (eol == std::string::npos) break;
+    std::string_view line(text.data() + pos, eol - pos);  // "STAT <name> <value>"
+    pos = eol + 2;
+    if (line.substr(0, 5) != "STAT ") continue;
+    line.remove_prefix(5);
+    size_t sp = line.find(' ');
+    if (sp == std::string_view::npos) continue;
+    fields.emplace_back(std::string(line.substr(0, sp)), std::string(line.substr(sp + 1)));
+  }
+  return fields;
+}
+
 void write_stats(const StatsSources& src, std::string_view args, OutBuffer& out) {
   StatWriter w(out);
   std::string_view sub = args.substr(0, args.find(' '));

@@ -3,7 +3,9 @@
 // memcached reports them when idle (0), rather than dropped.
 #pragma once
 
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/clock.h"
@@ -32,5 +34,8 @@ struct StatsSources {
 void write_stats(const StatsSources& src, std::string_view args, OutBuffer& out);
 // `stats reset`.
 void reset_stats(const StatsSources& src);
+// The fields of plain `stats` as (name, value) pairs, in the same order and with the same values:
+// for the metrics endpoint, so both views are generated from one place.
+std::vector<std::pair<std::string, std::string>> general_stats(const StatsSources& src);
 
 }  // namespace memshield::server

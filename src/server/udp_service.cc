@@ -11,6 +11,7 @@
 #include "common/out_buffer.h"
 #include "engine/text_session.h"
 #include "protocol/text/keys.h"
+#include "protocol/text/meta_parser.h"
 #include "protocol/text/parser.h"
 #include "protocol/udp_frame/cookie_block.h"
 #include "protocol/udp_frame/udp_frame.h"
@@ -43,6 +44,26 @@ bool is_write(Cmd c) {
          c == Cmd::kDecr || c == Cmd::kTouch || c == Cmd::kGat || c == Cmd::kGats;
 }
 
+// A meta command: me is admin; mg is a read unless a flag makes it write (N vivifies, T
+// touches, R and I can hand out or change win tokens); ms/md/ma write; a bad line is no request.
+// *data_bytes: the size of an ms data block (with its CRLF) that follows the line.
+Verdict classify_meta(std::string_view line, size_t* data_bytes) {
+  protocol::text::MetaRequest m;
+  protocol::text::parse_meta(line, &m);
+  if (!m.error.empty()) return Verdict::kNotARequest;
+  switch (m.cmd) {
+    case protocol::text::MetaCmd::kDebug: return Verdict::kAdmin;
+    case protocol::text::MetaCmd::kNoop: return Verdict::kServe;
+    case protocol::text::MetaCmd::kGet:
+      return m.vivify || m.has_ttl || m.has_recache || m.invalidate ? Verdict::kWrite
+                                                                     : Verdict::kServe;
+    case protocol::text::MetaCmd::kSet:
+      *data_bytes = static_cast<size_t>(m.vlen) + 2;
+      return Verdict::kWrite;
+    default: return Verdict::kWrite;
+  }
+}
+
 // Walks every command in the datagram without executing anything. Unvalidated gets are
 // rewritten with each key once, so `get big big big ...` cannot multiply a response.
 Verdict classify(std::string_view text, bool allow_writes, bool dedupe, std::string* rewritten) {
@@ -70,6 +91,13 @@ Verdict classify(std::string_view text, bool allow_writes, bool dedupe, std::str
         return Verdict::kAdmin;
       default:
         break;
+    }
+    if (req.cmd == Cmd::kMeta) {
+      size_t data_bytes = 0;
+      Verdict v = classify_meta(req.args, &data_bytes);
+      if (v != Verdict::kServe && (v != Verdict::kWrite || !allow_writes)) return v;
+      end += data_bytes;
+      if (end > text.size()) return Verdict::kNotARequest;
     }
     if (is_write(req.cmd) && !allow_writes) return Verdict::kWrite;
     if (protocol::text::is_storage(req.cmd)) {
@@ -102,6 +130,7 @@ Verdict classify(std::string_view text, bool allow_writes, bool dedupe, std::str
 
 void UdpService::on_datagram(const sockaddr_storage& from, std::string_view data, int worker,
                              std::vector<std::string>* replies) {
+  if (ctx_.ascii_auth != nullptr) return;  // -Y: a datagram cannot authenticate, so no answer
   ShieldStats& st = shield_.stats;
   security::IpAddress src;
   if (!security::ip_from_sockaddr(reinterpret_cast<const sockaddr*>(&from), &src)) return;
@@ -183,6 +212,8 @@ void UdpService::on_datagram(const sockaddr_storage& from, std::string_view data
       return;
     case Verdict::kWrite:
       ShieldStats::add(st.udp_dropped_write_unvalidated);
+      MS_INFO_RATELIMITED(1, 5, "UDP: dropped a write from unvalidated %s (writes need a cookie "
+                          "or --udp-trust)", src.to_string().c_str());
       return;
     case Verdict::kServe:
       break;
@@ -215,6 +246,8 @@ void UdpService::on_datagram(const sockaddr_storage& from, std::string_view data
   if (!send) {
     ShieldStats::add(st.udp_responses_refused_budget);
     ShieldStats::add(st.udp_bytes_withheld, framed);
+    MS_INFO_RATELIMITED(1, 5, "UDP: withheld a %zu-byte response to %s (over its amplification "
+                        "budget or byte rate)", framed, src.to_string().c_str());
     // A short notice tells a legitimate client to use TCP: only in answer to a request at least
     // as large as the notice, and within the budget, so small requests leave their credit for
     // answers.

@@ -24,11 +24,16 @@ struct Item {
   uint32_t flags;
   uint32_t vlen;
   uint8_t nkey;
-  uint8_t bits;  // kFreqMask: GCLOCK frequency 0..3; kFetched: read at least once
+  uint8_t bits;  // kFreqMask: GCLOCK frequency 0..3; kFetched: read at least once; meta bits
 
   static constexpr uint8_t kFreqMask = 0x3;
   static constexpr uint8_t kFreqMax = 3;
   static constexpr uint8_t kFetched = 0x4;
+  // Meta protocol: invalidated (served stale until recached), a win token already handed out,
+  // and the key arrived base64-encoded (meta 'k' echoes it encoded again).
+  static constexpr uint8_t kStale = 0x8;
+  static constexpr uint8_t kTokenSent = 0x10;
+  static constexpr uint8_t kKeyBinary = 0x20;
 
   char* key_data() { return reinterpret_cast<char*>(this) + sizeof(Item); }
   const char* key_data() const { return reinterpret_cast<const char*>(this) + sizeof(Item); }

@@ -478,6 +478,11 @@ AllocStatus Store::allocate(std::string_view key, uint32_t flags, RelTime exptim
 void Store::release_unlinked(Item* it) { impl_->free_item(it); }
 
 StoreResult Store::store(NewItem&& item, Mode mode, uint64_t cas_in, uint64_t* cas_out) {
+  return store_meta(std::move(item), mode, cas_in, MetaStoreOptions{}, cas_out);
+}
+
+StoreResult Store::store_meta(NewItem&& item, Mode mode, uint64_t cas_in,
+                              const MetaStoreOptions& opts, uint64_t* cas_out) {
   Item* it = item.item_;
   item.item_ = nullptr;
   item.store_ = nullptr;
@@ -501,16 +506,25 @@ StoreResult Store::store(NewItem&& item, Mode mode, uint64_t cas_in, uint64_t* c
       update_time(old, now);
       result = StoreResult::kNotStored;
     } else if (mode == Mode::kReplace && !found) {
-      result = StoreResult::kNotStored;
+      result = cas_in != 0 ? StoreResult::kNotFound : StoreResult::kNotStored;
+    } else if (mode == Mode::kReplace && cas_in != 0 &&
+               cas_in != impl_->visible_cas(s.table.item_at(i))) {
+      result = StoreResult::kExists;  // meta ms MR with C (text replace never passes a CAS)
     } else if (mode == Mode::kCas && !found) {
       result = StoreResult::kNotFound;
-    } else if (mode == Mode::kCas &&
+    } else if (mode == Mode::kCas && !(opts.invalidate && cas_in != 0 &&
+                                       cas_in < impl_->visible_cas(s.table.item_at(i))) &&
                (cas_in == 0 || cas_in != impl_->visible_cas(s.table.item_at(i)))) {
       result = StoreResult::kExists;
     } else {
+      const bool stale = mode == Mode::kCas && cas_in != impl_->visible_cas(s.table.item_at(i));
       it->time = now;
       it->cas = impl_->new_cas();
-      it->bits = kInitialFreq;
+      // A stale store (ms I with an older CAS) keeps the old item's win token, so the client
+      // that holds it still gets to recache.
+      const uint8_t kept = stale ? (s.table.item_at(i)->bits & Item::kTokenSent) : 0;
+      it->bits = kInitialFreq | kept | (stale ? Item::kStale : 0) |
+                 (opts.key_binary ? Item::kKeyBinary : 0);
       if (found) {
         impl_->locked_replace(s, i, it, now);
         result = StoreResult::kStored;
@@ -534,6 +548,94 @@ Lookup Store::get(std::string_view key, FunctionRef<void(const ItemView&)> visit
 Lookup Store::get_and_touch(std::string_view key, RelTime exptime,
                             FunctionRef<void(const ItemView&)> visit) {
   return impl_->access(key, true, exptime, &visit);
+}
+
+Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
+                       FunctionRef<void(const ItemView&)> visit) {
+  if (key.size() > kMaxKey) return Lookup::kMiss;
+  // A vivified item is allocated before locking, so eviction may visit any shard.
+  Item* fresh = nullptr;
+  if (opts.vivify) {
+    AllocStatus as;
+    fresh = impl_->alloc_item(key.size(), 0, &as);
+  }
+  const uint64_t h = hash_key(key);
+  Shard& s = impl_->shard_for(h);
+  Lookup why;
+  {
+    std::lock_guard<std::mutex> g(s.mu);
+    RelTime now = clock_.now();
+    size_t i = impl_->locked_find_live(s, key, h, now, &why);
+    Item* it = nullptr;
+    ItemView v{};
+    if (i != SlotTable::kNone) {
+      it = s.table.item_at(i);
+      v.old_exptime = it->exptime;
+      if (opts.set_ttl) it->exptime = opts.ttl;
+      v.token_sent = (it->bits & Item::kTokenSent) != 0;
+      v.stale = (it->bits & Item::kStale) != 0;
+      v.won = !v.token_sent && (v.stale || (opts.recache && it->exptime != 0 &&
+                                            it->exptime < opts.recache_before));
+    } else if (fresh != nullptr) {
+      it = fresh;
+      it->nkey = static_cast<uint8_t>(key.size());
+      memcpy(it->key_data(), key.data(), key.size());
+      it->vlen = 0;
+      it->flags = 0;
+      it->exptime = opts.vivify_ttl;
+      it->time = now;
+      it->cas = impl_->new_cas();
+      it->bits = kInitialFreq | (opts.key_binary ? Item::kKeyBinary : 0);
+      if (impl_->locked_link_new(s, h, it)) {
+        fresh = nullptr;
+        v.old_exptime = 0;  // until the N flag applies its ttl, as memcached echoes it
+        v.created = v.won = true;
+        why = Lookup::kHit;
+      } else {
+        it = nullptr;  // no room in the table: a plain miss; fresh is freed below
+      }
+    }
+    if (it != nullptr) {
+      if (v.won) it->bits |= Item::kTokenSent;
+      v.key = it->key();
+      v.value = it->value();
+      v.flags = it->flags;
+      v.exptime = it->exptime;
+      v.last_access = it->time;
+      v.cas = impl_->visible_cas(it);
+      v.fetched = it->fetched();
+      v.key_binary = (it->bits & Item::kKeyBinary) != 0;
+      visit(v);
+      if (!opts.no_update) {
+        it->bump_freq();
+        it->bits |= Item::kFetched;
+        update_time(it, now);
+      }
+    }
+  }
+  if (fresh != nullptr) impl_->free_item(fresh);
+  return why;
+}
+
+MetaDeleteResult Store::meta_delete(std::string_view key, const MetaDeleteOptions& opts) {
+  if (key.size() > kMaxKey) return MetaDeleteResult::kNotFound;
+  uint64_t h = hash_key(key);
+  Shard& s = impl_->shard_for(h);
+  std::lock_guard<std::mutex> g(s.mu);
+  Lookup why;
+  size_t i = impl_->locked_find_live(s, key, h, clock_.now(), &why);
+  if (i == SlotTable::kNone) return MetaDeleteResult::kNotFound;
+  Item* it = s.table.item_at(i);
+  if (opts.has_cas && opts.cas != impl_->visible_cas(it)) return MetaDeleteResult::kExists;
+  if (opts.invalidate) {
+    it->bits = static_cast<uint8_t>((it->bits | Item::kStale) & ~Item::kTokenSent);
+    it->cas = impl_->new_cas();
+    if (opts.set_ttl) it->exptime = opts.ttl;
+    return MetaDeleteResult::kDeleted;
+  }
+  impl_->locked_unlink(s, i);
+  impl_->free_item(it);
+  return MetaDeleteResult::kDeleted;
 }
 
 bool Store::touch(std::string_view key, RelTime exptime) {

@@ -42,6 +42,41 @@ struct ItemView {
   RelTime last_access;  // relative time of the last store or access
   uint64_t cas;
   bool fetched;         // had been read before this access
+  // Meta protocol (meta_get only; false elsewhere).
+  bool stale = false;       // invalidated by md/ms with I
+  bool token_sent = false;  // a win token had been handed out before this access
+  bool won = false;         // this access wins the right to recache (and now holds the token)
+  bool created = false;     // vivified by this access
+  bool key_binary = false;  // the key arrived base64-encoded
+  RelTime old_exptime = 0;  // exptime before this access's ttl update
+};
+
+// Options of a meta-protocol read (mg), applied under the item's lock.
+struct MetaGetOptions {
+  bool set_ttl = false;         // T: update exptime
+  RelTime ttl = 0;
+  bool vivify = false;          // N: on a miss, link an empty item (this access wins)
+  RelTime vivify_ttl = 0;
+  bool recache = false;         // R: win if the item expires before recache_before
+  RelTime recache_before = 0;
+  bool no_update = false;       // u (and me): not an access
+  bool key_binary = false;      // remembered by a vivified item
+};
+
+// Options of a meta-protocol delete (md).
+struct MetaDeleteOptions {
+  bool has_cas = false;
+  uint64_t cas = 0;
+  bool invalidate = false;      // I: mark stale (new CAS) instead of removing
+  bool set_ttl = false;         // T with I
+  RelTime ttl = 0;
+};
+enum class MetaDeleteResult : uint8_t { kDeleted, kNotFound, kExists };
+
+// Extras of a meta-protocol store (ms).
+struct MetaStoreOptions {
+  bool invalidate = false;      // I with C: a CAS older than the item's still stores, as stale
+  bool key_binary = false;
 };
 
 struct Item;  // opaque; layout in item.h
@@ -107,6 +142,13 @@ class Store {
   //  cas: kNotFound if absent, kExists unless cas_in equals the item's CAS (cas_in 0 never does).
   // A stored item gets a fresh CAS, returned in *cas_out. Consumes the item whatever the result.
   StoreResult store(NewItem&& item, Mode mode, uint64_t cas_in, uint64_t* cas_out = nullptr);
+  // As store(), with the meta protocol's extras.
+  StoreResult store_meta(NewItem&& item, Mode mode, uint64_t cas_in, const MetaStoreOptions& opts,
+                         uint64_t* cas_out = nullptr);
+  // Meta get: see MetaGetOptions; the view carries the stale/win state. kHit when vivified.
+  Lookup meta_get(std::string_view key, const MetaGetOptions& opts,
+                  FunctionRef<void(const ItemView&)> visit);
+  MetaDeleteResult meta_delete(std::string_view key, const MetaDeleteOptions& opts);
 
   // Finds a live item and calls visit() with it under its shard lock; marks it accessed.
   Lookup get(std::string_view key, FunctionRef<void(const ItemView&)> visit);

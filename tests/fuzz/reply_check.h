@@ -1,6 +1,6 @@
 // Checks that bytes a session wrote are well-formed memcached text replies: whole CRLF lines
-// from the known set, and every VALUE header followed by exactly the data it announces. Shared
-// by the connection and UDP service targets.
+// from the known set (meta answers included), and every VALUE / VA header followed by exactly
+// the data it announces. Shared by the connection and UDP service targets.
 #pragma once
 
 #include <cstddef>
@@ -53,8 +53,23 @@ inline bool reply_known_line(std::string_view line) {
   if (line.find('\n') != std::string_view::npos || line.find('\0') != std::string_view::npos) {
     return false;
   }
+  // meta answers: a two-letter code, alone or with return flags; me's debug line
+  static constexpr std::string_view kMeta[] = {"HD", "EN", "NF", "NS", "EX", "MN"};
+  for (std::string_view m : kMeta) {
+    if (line == m || (reply_starts(line, m) && line.size() > 3 && line[2] == ' ')) return true;
+  }
   return reply_starts(line, "CLIENT_ERROR ") || reply_starts(line, "SERVER_ERROR ") ||
-         reply_starts(line, "ERROR: ") || reply_starts(line, "VERSION ");
+         reply_starts(line, "ERROR: ") || reply_starts(line, "VERSION ") ||
+         reply_starts(line, "ME ");
+}
+
+// Meta "VA <bytes>[ <flags>]": returns the data length, or -1 if malformed.
+inline long long reply_meta_value_length(std::string_view header) {
+  std::string_view n = header.substr(3, header.find(' ', 3) - 3);
+  if (!reply_is_number(n) || n.size() > 12) return -1;
+  long long len = 0;
+  for (char c : n) len = len * 10 + (c - '0');
+  return len;
 }
 
 // Aborts unless `out` is a sequence of whole, well-formed replies.
@@ -65,8 +80,9 @@ inline void check_replies(std::string_view out) {
     FUZZ_CHECK(eol != std::string_view::npos);
     std::string_view line = out.substr(pos, eol - pos);
     pos = eol + 2;
-    if (reply_starts(line, "VALUE ")) {
-      long long len = reply_value_length(line);
+    const bool meta_value = reply_starts(line, "VA ");
+    if (reply_starts(line, "VALUE ") || meta_value) {
+      long long len = meta_value ? reply_meta_value_length(line) : reply_value_length(line);
       FUZZ_CHECK(len >= 0);
       FUZZ_CHECK(out.size() - pos >= static_cast<size_t>(len) + 2);
       pos += static_cast<size_t>(len);

@@ -6,10 +6,11 @@ expiry sleeps overlap. Every client comes from a Debian package or, for memjs, f
 clients/node_modules (scripts/deps.sh test installs both).
 
 dalli 3.0 (Debian 12's ruby-dalli) and memjs speak only the binary protocol, and pylibmc is also
-run with binary=True. memshield does not speak binary yet: while BINARY_PROTOCOL_SUPPORTED is
-False those cases are skipped, but only after checking that the server really leaves a binary
-request unanswered and that the client really failed on its first request. Against Debian's
-memcached (MEMSHIELD_SERVER=memcached) they run, which keeps their scripts honest.
+run with binary=True; memshield speaks it since issue 5 (BINARY_PROTOCOL_SUPPORTED). Were it
+False, those cases would be skipped, but only after checking that the server really leaves a
+binary request unanswered and that the client really failed on its first request. Against
+Debian's memcached (MEMSHIELD_SERVER=memcached) they run too, which keeps their scripts honest.
+SASL with memjs is in test_sasl.py.
 """
 
 import shutil
@@ -25,8 +26,8 @@ import pytest
 
 from conftest import IS_MEMCACHED, start_server
 
-# Flip to True when memshield speaks the binary protocol (issue 5); nothing else needs to change.
-BINARY_PROTOCOL_SUPPORTED = False
+# True since memshield speaks the binary protocol (issue 5).
+BINARY_PROTOCOL_SUPPORTED = True
 BINARY_SKIP_REASON = "memshield does not speak the binary protocol yet (issue 5)"
 
 CLIENTS_DIR = Path(__file__).resolve().parent / "clients"

@@ -7,6 +7,7 @@
 
 #include "common/number_parse.h"
 #include "protocol/text/keys.h"
+#include "protocol/text/meta_parser.h"
 #include "protocol/text/tokenizer.h"
 
 namespace memshield::protocol::text {
@@ -143,6 +144,11 @@ void parse_line(std::string_view line, Request* r) {
   if (t.n == 0 || t.tok[0].size() < 2) return reply(r, "ERROR");
   std::string_view c = t.tok[0];
   const size_t nt = t.memcached_count();
+  if (is_meta_command(c)) {
+    r->cmd = Cmd::kMeta;
+    r->args = line;
+    return;
+  }
   switch (c[0]) {
     case 'g':
       if (nt < 3) return reply(r, "ERROR");

@@ -14,6 +14,7 @@ enum class Cmd : uint8_t {
   kFlushAll, kVersion, kVerbosity, kQuit, kShutdown, kStats,
   kShield,  // memshield's own commands ("shield cookie <hex>"): args in `args`
   kReply,  // answer `reply` as it is (an error or a fixed answer), subject to noreply
+  kMeta,   // a meta command (mg, ms, md, ma, mn, me): the whole line in `args`, see meta_parser.h
 };
 
 inline bool is_storage(Cmd c) { return c >= Cmd::kSet && c <= Cmd::kCas; }

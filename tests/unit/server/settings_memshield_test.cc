@@ -31,6 +31,22 @@ TEST(MemshieldFlags, AclAndTrustListsAccumulate) {
   EXPECT_EQ(s.udp_trust, (std::vector<std::string>{"192.168.0.0/16"}));
 }
 
+TEST(MemshieldFlags, SaslPasswordFile) {
+  Settings s;
+  ASSERT_EQ(parse({"-S", "--sasl-pwdb=/etc/memshield.pw"}, &s).outcome, ParseOutcome::kRun);
+  EXPECT_TRUE(s.sasl);
+  EXPECT_EQ(s.sasl_pwdb, "/etc/memshield.pw");
+  EXPECT_TRUE(s.warnings.empty());
+  Settings t;
+  ParseResult r = parse({"-S", "-B", "ascii"}, &t);
+  EXPECT_EQ(r.outcome, ParseOutcome::kUsageError);
+  EXPECT_NE(r.output.find("cannot allow the ASCII protocol while using SASL"), std::string::npos);
+  Settings y;
+  r = parse({"-Y", "/x", "-B", "binary"}, &y);
+  EXPECT_EQ(r.outcome, ParseOutcome::kUsageError);
+  EXPECT_NE(r.output.find("cannot allow the BINARY protocol"), std::string::npos);
+}
+
 TEST(MemshieldFlags, UdpGuardKnobs) {
   Settings s;
   EXPECT_EQ(s.udp_max_amplification, 1.0);

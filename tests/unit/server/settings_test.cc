@@ -259,8 +259,13 @@ TEST(SettingsTest, NoEffectFlagsWarnButParse) {
   EXPECT_TRUE(has_warning(ok({"-L"}), "-L (large pages) is accepted but has no effect"));
   EXPECT_TRUE(has_warning(ok({"-k"}), "-k (lock memory)"));
   EXPECT_TRUE(has_warning(ok({"-e", "/x"}), "-e (memory file"));
-  EXPECT_TRUE(has_warning(ok({"-S"}), "not supported yet"));
-  EXPECT_TRUE(has_warning(ok({"-Y", "/x"}), "not supported yet"));
+  EXPECT_FALSE(has_warning(ok({"-S"}), "not supported yet"));  // binary SASL PLAIN (issue 5)
+  EXPECT_TRUE(ok({"-Y", "/x"}).warnings.empty());
+  EXPECT_EQ(ok({"-Y", "/x"}).auth_file, "/x");
+  EXPECT_EQ(ok({"--max-conns-per-source=8"}).max_conns_per_source, 8);
+  EXPECT_EQ(ok({}).max_conns_per_source, 0);
+  EXPECT_NE(usage_error({"--max-conns-per-source=-1"}).find("--max-conns-per-source"),
+            std::string::npos);
   EXPECT_TRUE(has_warning(ok({"-Z"}), "not supported yet"));
   EXPECT_TRUE(has_warning(ok({"-N", "2"}), "-N (NAPI ids)"));
   EXPECT_TRUE(has_warning(ok({"--napi-ids=2"}), "-N (NAPI ids)"));

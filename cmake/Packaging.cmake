@@ -1,0 +1,46 @@
+# Install rules and the Debian package: binaries, the systemd unit, the default config, man pages
+# and the operator docs; `cpack -G DEB` in a build directory builds memshield_<ver>_<arch>.deb.
+include(GNUInstallDirs)
+
+foreach(tool memshield memshield-audit memshield-udp-client)
+  if(TARGET ${tool})
+    install(TARGETS ${tool} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  endif()
+endforeach()
+
+# The unit and config go where Debian expects them whatever the install prefix (/usr for the
+# package): systemd reads units from /lib/systemd/system, and the unit reads /etc/memshield.conf.
+install(FILES ${CMAKE_SOURCE_DIR}/packaging/memshield.service DESTINATION lib/systemd/system)
+install(FILES ${CMAKE_SOURCE_DIR}/packaging/memshield.conf DESTINATION /etc)
+
+file(GLOB memshield_man_pages ${CMAKE_SOURCE_DIR}/docs/man/*.1)
+install(FILES ${memshield_man_pages} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+file(GLOB memshield_docs ${CMAKE_SOURCE_DIR}/docs/*.md)
+install(FILES ${CMAKE_SOURCE_DIR}/README.md ${memshield_docs}
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+set(CPACK_PACKAGE_NAME memshield)
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_CONTACT "memshield maintainers <maintainers@memshield.invalid>")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
+    "memcached-compatible memory object cache that cannot be used as a DDoS reflector")
+set(CPACK_PACKAGE_DESCRIPTION
+    "memshield is a drop-in replacement for memcached 1.6: same text protocol, same flags, same
+stats. It listens on loopback unless told otherwise, keeps UDP off by default, and when UDP is
+on it never answers an unvalidated source with more bytes than it sent, so it cannot be used
+to amplify a denial-of-service attack. Includes memshield-audit, which checks memcached servers
+for reflection exposure.")
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_GENERATOR DEB)
+set(CPACK_STRIP_FILES ON)
+set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${CPACK_PACKAGE_CONTACT}")
+set(CPACK_DEBIAN_PACKAGE_SECTION web)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libssl3, libxxhash0, libc6, libstdc++6")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "systemd")
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+# /etc/memshield.conf is an operator-edited file: dpkg must not overwrite local changes.
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+file(WRITE ${CMAKE_BINARY_DIR}/packaging/conffiles "/etc/memshield.conf\n")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${CMAKE_BINARY_DIR}/packaging/conffiles)
+include(CPack)

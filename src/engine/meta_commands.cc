@@ -1,0 +1,460 @@
+// Meta-protocol execution; see meta_commands.h. Return flags are echoed in the order the client
+// sent them, then Z/X/W; 'q' hides only the answers memcached 1.6.18 hides: EN for mg, HD for
+// ms/md, and HD/VA of an ma that found its item. Errors are never hidden.
+#include "engine/meta_commands.h"
+
+#include <cstdio>
+
+#include "common/itoa.h"
+#include "protocol/text/meta_parser.h"
+
+namespace memshield::engine {
+
+using protocol::text::MetaCmd;
+using protocol::text::MetaRequest;
+
+namespace {
+
+void put_line(OutBuffer& out, std::string_view line) {
+  out.append(line);
+  out.append("\r\n", 2);
+}
+
+void put_num(std::string* s, uint64_t v) {
+  char buf[24];
+  s->append(buf, write_u64(buf, v) - buf);
+}
+
+void put_key(std::string* s, std::string_view key, bool binary) {
+  s->append(" k");
+  if (!binary) {
+    s->append(key);
+    return;
+  }
+  protocol::text::base64_encode(key, s);
+  s->append(" b");
+}
+
+// Echoes the O and k flags (every answer that has no item carries only these).
+void echo_opaque_key(const MetaRequest& r, std::string* s) {
+  for (size_t i = 0; i < r.nflags; ++i) {
+    char f = r.flags[i][0];
+    if (f == 'O') {
+      s->push_back(' ');
+      s->append(r.flags[i]);
+    } else if (f == 'k') {
+      put_key(s, r.key, r.key_binary);
+    }
+  }
+}
+
+// memcached's default slab classes (-n 48, -f 1.25, 1 MB pages): the class an item lands in.
+unsigned slab_class(size_t total) {
+  constexpr double kFactor = 1.25;
+  constexpr unsigned kChunkMax = 512 * 1024;
+  unsigned size = 96;
+  for (unsigned i = 1; i < 63; ++i) {
+    if (kChunkMax / kFactor < size) return i;
+    if (size % 8) size += 8 - size % 8;
+    if (total <= size) return i;
+    size = static_cast<unsigned>(size * kFactor);
+  }
+  return 63;
+}
+
+}  // namespace
+
+MetaCommands::Action MetaCommands::execute(std::string_view line, OutBuffer& out,
+                                           store::NewItem* item) {
+  MetaRequest r;
+  protocol::text::parse_meta(line, &r);
+  Action act;
+  if (!r.error.empty()) {
+    if (r.swallow) {
+      act.kind = Action::kSwallow;
+      act.swallow_bytes = size_t{r.vlen} + 2;
+      act.reply = r.error;
+    } else {
+      put_line(out, r.error);
+    }
+    return act;
+  }
+  switch (r.cmd) {
+    case MetaCmd::kNoop:
+      put_line(out, "MN");
+      break;
+    case MetaCmd::kDebug:
+      do_me(r, out);
+      break;
+    case MetaCmd::kGet:
+      do_mg(r, out);
+      break;
+    case MetaCmd::kSet:
+      return do_ms(r, item);
+    case MetaCmd::kDelete:
+      do_md(r, out);
+      break;
+    case MetaCmd::kArith:
+      do_ma(r, out);
+      break;
+  }
+  return act;
+}
+
+void MetaCommands::do_me(const MetaRequest& r, OutBuffer& out) {
+  store::Store& store = *ctx_.store;
+  const Clock& clock = *ctx_.clock;
+  std::string s;
+  store::MetaGetOptions opts;
+  opts.no_update = true;
+  auto visit = [&](const store::ItemView& v) {
+    const RelTime now = clock.now();
+    size_t size = 48 + (store.config().use_cas ? 8 : 0) + v.key.size() + 1 + v.value.size() + 2 +
+                  (v.flags != 0 ? 4 : 0);
+    char buf[160];
+    int exp = v.exptime == 0 ? -1 : static_cast<int>(now - v.exptime);
+    int n =
+        snprintf(buf, sizeof(buf), " exp=%d la=%u cas=%llu fetch=%s cls=%u size=%zu", exp,
+                 static_cast<unsigned>(now - v.last_access), static_cast<unsigned long long>(v.cas),
+                 v.fetched ? "yes" : "no", slab_class(size), size);
+    s = "ME ";
+    if (v.key_binary) {  // printed encoded (without " b") when it arrived as base64
+      protocol::text::base64_encode(v.key, &s);
+    } else {
+      s.append(v.key);
+    }
+    s.append(buf, static_cast<size_t>(n));
+  };
+  if (store.meta_get(r.key, opts, visit) != store::Lookup::kHit) s = "EN";
+  put_line(out, s);
+}
+
+void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
+  store::Store& store = *ctx_.store;
+  const Clock& clock = *ctx_.clock;
+  std::string s;
+  store::MetaGetOptions opts;
+  if (r.has_ttl) opts.set_ttl = true, opts.ttl = clock.expiry_from_protocol(r.ttl);
+  if (r.vivify) opts.vivify = true, opts.vivify_ttl = clock.expiry_from_protocol(r.vivify_ttl);
+  if (r.has_recache) {
+    opts.recache = true;
+    opts.recache_before = clock.expiry_from_protocol(r.recache);
+  }
+  opts.no_update = r.no_update;
+  opts.key_binary = r.key_binary;
+  bool hit = false;
+  auto visit = [&](const store::ItemView& v) {
+    hit = true;
+    const RelTime now = clock.now();
+    if (r.value) {
+      s = "VA ";
+      put_num(&s, v.value.size());
+    } else {
+      s = "HD";
+    }
+    bool ttl_seen = false;
+    for (size_t i = 0; i < r.nflags; ++i) {
+      std::string_view f = r.flags[i];
+      switch (f[0]) {
+        case 'T':
+          ttl_seen = true;
+          break;
+        case 'N':
+          ttl_seen = ttl_seen || v.created;
+          break;  // a vivified item's ttl
+        case 's':
+          s += " s";
+          put_num(&s, v.value.size());
+          break;
+        case 't': {
+          RelTime e = ttl_seen ? v.exptime : v.old_exptime;
+          s += " t";
+          if (e == 0) {
+            s += "-1";
+          } else {
+            s += std::to_string(static_cast<int64_t>(e) - static_cast<int64_t>(now));
+          }
+          break;
+        }
+        case 'c':
+          s += " c";
+          put_num(&s, v.cas);
+          break;
+        case 'f':
+          s += " f";
+          put_num(&s, v.flags);
+          break;
+        case 'l':
+          s += " l";
+          put_num(&s, now - v.last_access);
+          break;
+        case 'h':
+          s += v.fetched ? " h1" : " h0";
+          break;
+        case 'O':
+          s += ' ';
+          s += f;
+          break;
+        case 'k':
+          put_key(&s, v.key, v.key_binary);
+          break;
+        default:
+          break;
+      }
+    }
+    if (v.token_sent) s += " Z";
+    if (v.stale) s += " X";
+    if (v.won) s += " W";
+    put_line(out, s);
+    if (r.value) {
+      out.append(v.value);
+      out.append("\r\n", 2);
+    }
+  };
+  store.meta_get(r.key, opts, visit);
+  stats_.cmd_get.add();
+  (hit ? stats_.get_hits : stats_.get_misses).add();
+  if (!hit && !r.quiet) {
+    s = "EN";
+    echo_opaque_key(r, &s);
+    put_line(out, s);
+  }
+}
+
+MetaCommands::Action MetaCommands::do_ms(const MetaRequest& r, store::NewItem* item) {
+  store::Store& store = *ctx_.store;
+  const Clock& clock = *ctx_.clock;
+  Action act;
+  store::AllocStatus st = store::AllocStatus::kTooLarge;
+  if (store.size_ok(r.key.size(), r.client_flags, r.vlen)) {
+    RelTime exptime = r.has_ttl ? clock.expiry_from_protocol(r.ttl) : 0;
+    st = store.allocate(r.key, r.client_flags, exptime, r.vlen, item);
+  }
+  if (st != store::AllocStatus::kOk) {
+    act.kind = Action::kSwallow;
+    act.swallow_bytes = size_t{r.vlen} + 2;
+    act.reply = st == store::AllocStatus::kTooLarge ? "SERVER_ERROR object too large for cache"
+                                                    : "SERVER_ERROR out of memory storing object";
+    (st == store::AllocStatus::kTooLarge ? stats_.store_too_large : stats_.store_no_memory).add();
+    store.remove(r.key);  // memcached drops the old value whatever the mode
+    return act;
+  }
+  set_flags_.clear();
+  for (size_t i = 0; i < r.nflags; ++i) {
+    set_flags_ += r.flags[i];
+    set_flags_ += ' ';
+  }
+  set_key_.assign(r.key);
+  set_quiet_ = r.quiet;
+  set_binary_ = r.key_binary;
+  set_invalidate_ = r.invalidate;
+  set_has_cas_ = r.has_cas;
+  set_cas_ = r.cas;
+  set_mode_ = r.mode;
+  act.kind = Action::kReadValue;
+  return act;
+}
+
+void MetaCommands::do_md(const MetaRequest& r, OutBuffer& out) {
+  store::Store& store = *ctx_.store;
+  const Clock& clock = *ctx_.clock;
+  std::string s;
+  store::MetaDeleteOptions opts;
+  opts.has_cas = r.has_cas;
+  opts.cas = r.cas;
+  opts.invalidate = r.invalidate;
+  if (r.has_ttl) opts.set_ttl = true, opts.ttl = clock.expiry_from_protocol(r.ttl);
+  switch (store.meta_delete(r.key, opts)) {
+    case store::MetaDeleteResult::kDeleted:
+      stats_.delete_hits.add();
+      if (r.quiet) return;
+      s = "HD";
+      break;
+    case store::MetaDeleteResult::kNotFound:
+      stats_.delete_misses.add();
+      s = "NF";
+      break;
+    case store::MetaDeleteResult::kExists:
+      s = "EX";
+      break;
+  }
+  echo_opaque_key(r, &s);
+  put_line(out, s);
+}
+
+void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
+  store::Store& store = *ctx_.store;
+  const Clock& clock = *ctx_.clock;
+  std::string s;
+  const bool incr = !(r.mode == 'D' || r.mode == '-');
+  uint64_t value = 0, cas = 0;
+  RelTime exptime = 0;
+  uint64_t cur_cas = 0;
+  store::MetaGetOptions peek;
+  peek.no_update = true;
+  auto look = [&](const store::ItemView& v) {
+    cur_cas = v.cas;
+    exptime = v.exptime;
+  };
+  // C is checked just before the update rather than under the same lock: a racing writer
+  // in between can make a stale C succeed (documented gap).
+  if (r.has_cas && store.meta_get(r.key, peek, look) == store::Lookup::kHit && cur_cas != r.cas) {
+    s = "EX";
+    echo_opaque_key(r, &s);
+    put_line(out, s);
+    return;
+  }
+  bool created = false;
+  store::DeltaStatus ds = store.delta(r.key, incr, r.delta, &value, &cas);
+  if (ds == store::DeltaStatus::kNotFound && r.vivify) {
+    char buf[24];
+    size_t n = static_cast<size_t>(write_u64(buf, r.initial) - buf);
+    store::NewItem fresh;
+    RelTime e = clock.expiry_from_protocol(r.vivify_ttl);
+    if (store.allocate(r.key, 0, e, n, &fresh) == store::AllocStatus::kOk) {
+      memcpy(fresh.value_data(), buf, n);
+      store::MetaStoreOptions so;
+      so.key_binary = r.key_binary;
+      if (store.store_meta(std::move(fresh), store::Mode::kAdd, 0, so, &cas) ==
+          store::StoreResult::kStored) {
+        created = true;
+        value = r.initial;
+        ds = store::DeltaStatus::kOk;
+      }
+    }
+  }
+  switch (ds) {
+    case store::DeltaStatus::kOk:
+      (incr ? stats_.incr_hits : stats_.decr_hits).add();
+      break;
+    case store::DeltaStatus::kNotFound:
+      (incr ? stats_.incr_misses : stats_.decr_misses).add();
+      s = "NF";
+      echo_opaque_key(r, &s);
+      put_line(out, s);
+      return;
+    case store::DeltaStatus::kNonNumeric:
+      put_line(out, "CLIENT_ERROR cannot increment or decrement non-numeric value");
+      return;
+    case store::DeltaStatus::kNoMemory:
+      put_line(out, "SERVER_ERROR out of memory");
+      return;
+  }
+  if (!created && r.has_ttl) store.touch(r.key, clock.expiry_from_protocol(r.ttl));
+  if (r.quiet && !created) return;
+  exptime = 0;
+  store.meta_get(r.key, peek, look);
+  char num[24];
+  size_t nlen = static_cast<size_t>(write_u64(num, value) - num);
+  if (r.value) {
+    s = "VA ";
+    put_num(&s, nlen);
+  } else {
+    s = "HD";
+  }
+  const RelTime now = clock.now();
+  for (size_t i = 0; i < r.nflags; ++i) {
+    std::string_view f = r.flags[i];
+    switch (f[0]) {
+      case 't':
+        s += " t";
+        s += exptime == 0 ? std::string("-1")
+                          : std::to_string(static_cast<int64_t>(exptime) - int64_t{now});
+        break;
+      case 'c':
+        s += " c";
+        put_num(&s, cas);
+        break;
+      case 'O':
+        s += ' ';
+        s += f;
+        break;
+      case 'k':
+        put_key(&s, r.key, r.key_binary);
+        break;
+      default:
+        break;
+    }
+  }
+  put_line(out, s);
+  if (r.value) {
+    out.append(num, nlen);
+    out.append("\r\n", 2);
+  }
+}
+
+void MetaCommands::finish_set(store::NewItem&& item, bool crlf_ok, OutBuffer& out) {
+  stats_.cmd_set.add();
+  if (!crlf_ok) {
+    item = store::NewItem();
+    put_line(out, "CLIENT_ERROR bad data chunk");
+    return;
+  }
+  store::Mode mode = store::Mode::kSet;
+  switch (set_mode_) {
+    case 'E':
+      mode = store::Mode::kAdd;
+      break;
+    case 'A':
+      mode = store::Mode::kAppend;
+      break;
+    case 'P':
+      mode = store::Mode::kPrepend;
+      break;
+    case 'R':
+      mode = store::Mode::kReplace;
+      break;
+    default:
+      mode = set_has_cas_ ? store::Mode::kCas : store::Mode::kSet;
+      break;
+  }
+  store::MetaStoreOptions so;
+  so.invalidate = set_invalidate_;
+  so.key_binary = set_binary_;
+  uint64_t cas = 0;
+  std::string s;
+  // C applies to every mode: set becomes a cas, replace/append/prepend compare, add ignores it.
+  switch (ctx_.store->store_meta(std::move(item), mode, set_has_cas_ ? set_cas_ : 0, so, &cas)) {
+    case store::StoreResult::kStored:
+      if (set_quiet_) return;
+      s = "HD";
+      break;
+    case store::StoreResult::kNotStored:
+      s = "NS";
+      break;
+    case store::StoreResult::kExists:
+      s = "EX";
+      break;
+    case store::StoreResult::kNotFound:
+      s = "NF";
+      break;
+    case store::StoreResult::kNoMemory:
+      stats_.store_no_memory.add();
+      put_line(out, "SERVER_ERROR out of memory storing object");
+      return;
+  }
+  std::string_view flags = set_flags_;
+  while (!flags.empty()) {
+    size_t sp = flags.find(' ');
+    std::string_view f = flags.substr(0, sp);
+    flags.remove_prefix(sp + 1);
+    switch (f[0]) {
+      case 'O':
+        s += ' ';
+        s += f;
+        break;
+      case 'k':
+        put_key(&s, set_key_, set_binary_);
+        break;
+      case 'c':
+        s += " c";
+        put_num(&s, cas);
+        break;
+      default:
+        break;
+    }
+  }
+  put_line(out, s);
+}
+
+}  // namespace memshield::engine

@@ -1,0 +1,228 @@
+"""Differential tests of the memcached 1.6 binary protocol: each case is a packet script sent to
+memcached and to memshield over fresh connections; the replies must match byte for byte, with
+only CAS values normalised (each distinct CAS becomes its order of appearance, 0 stays 0, so the
+*pattern* is still compared) and stat values not compared. Whether the connection was closed
+must match too. Cases are also pipelined into one write and re-sent byte by byte."""
+import struct
+
+import pytest
+
+from memcompat import Chunks, run_both, run_many
+
+REQ = 0x80
+GET, SET, ADD, REPLACE, DELETE, INCR, DECR, QUIT, FLUSH, GETQ, NOOP, VERSION, GETK, GETKQ, \
+    APPEND, PREPEND, STAT, SETQ, ADDQ, REPLACEQ, DELETEQ, INCRQ, DECRQ, QUITQ, FLUSHQ, APPENDQ, \
+    PREPENDQ, VERBOSITY, TOUCH, GAT, GATQ = range(0x1f)
+SASL_LIST, SASL_AUTH, SASL_STEP, GATK, GATKQ = 0x20, 0x21, 0x22, 0x23, 0x24
+
+
+def pkt(op, key=b"", extras=b"", value=b"", cas=0, opaque=0, magic=REQ, bodylen=None, dt=0,
+        vb=0):
+    if isinstance(key, str):
+        key = key.encode()
+    body = len(extras) + len(key) + len(value) if bodylen is None else bodylen
+    return struct.pack(">BBHBBHIIQ", magic, op, len(key), len(extras), dt, vb, body, opaque,
+                       cas) + extras + key + value
+
+
+def sx(flags=0, exp=0):
+    return struct.pack(">II", flags, exp)
+
+
+def dx(by, initial=0, exp=0):
+    return struct.pack(">QQI", by, initial, exp)
+
+
+def tx(exp):
+    return struct.pack(">I", exp)
+
+
+CASES = {}   # name -> (list of packets (bytes), pipeline_ok)
+
+
+def case(name, *packets, pipeline=True):
+    CASES[name] = (list(packets), pipeline)
+
+
+def K(name, i=0):
+    return f"bin-{name}-{i}"
+
+
+def build():
+    n = "getmiss"; case(n, pkt(GET, K(n)), pkt(GETK, K(n)), pkt(GAT, K(n), tx(0)),
+                        pkt(GATK, K(n), tx(0)), pkt(TOUCH, K(n), tx(0)))
+    n = "sethit"; case(n, pkt(SET, K(n), sx(5, 0), b"val"), pkt(GET, K(n)), pkt(GETK, K(n)),
+                       pkt(GAT, K(n), tx(100)), pkt(GATK, K(n), tx(100)), pkt(TOUCH, K(n), tx(0)))
+    n = "flags"; case(n, pkt(SET, K(n), sx(0xdeadbeef), b"x"), pkt(GET, K(n)))
+    n = "empty"; case(n, pkt(SET, K(n), sx(1), b""), pkt(GETK, K(n)))
+    n = "add"; case(n, pkt(ADD, K(n), sx(), b"a"), pkt(ADD, K(n), sx(), b"b"), pkt(GET, K(n)))
+    n = "replace"; case(n, pkt(REPLACE, K(n), sx(), b"a"), pkt(SET, K(n), sx(), b"b"),
+                        pkt(REPLACE, K(n), sx(3), b"c"), pkt(GET, K(n)))
+    n = "appendprepend"; case(n, pkt(APPEND, K(n), b"", b"a"), pkt(PREPEND, K(n), b"", b"a"),
+                              pkt(SET, K(n), sx(7), b"mid"), pkt(APPEND, K(n), b"", b"END"),
+                              pkt(PREPEND, K(n), b"", b"BEG"), pkt(GETK, K(n)))
+    n = "casmiss"; case(n, pkt(SET, K(n), sx(), b"x", cas=12345),
+                        pkt(ADD, K(n), sx(), b"x", cas=12345), pkt(GET, K(n)))
+    n = "casbad"; case(n, pkt(SET, K(n), sx(), b"x"), pkt(SET, K(n), sx(), b"y", cas=999999),
+                       pkt(REPLACE, K(n), sx(), b"y", cas=999999), pkt(GET, K(n)))
+    n = "delete"; case(n, pkt(DELETE, K(n)), pkt(SET, K(n), sx(), b"x"), pkt(DELETE, K(n)),
+                       pkt(GET, K(n)))
+    n = "deletecas"; case(n, pkt(SET, K(n), sx(), b"x"), pkt(DELETE, K(n), cas=99),
+                          pkt(GET, K(n)))
+    n = "incr"; case(n, pkt(INCR, K(n), dx(1, 7)), pkt(INCR, K(n), dx(3, 7)),
+                     pkt(DECR, K(n), dx(100, 7)), pkt(INCR, K(n, 1), dx(1, 7, 0xffffffff)),
+                     pkt(DECR, K(n, 1), dx(1, 7, 0xffffffff)), pkt(GET, K(n)))
+    n = "incrwrap"; case(n, pkt(INCR, K(n), dx(1, 2 ** 64 - 1)), pkt(INCR, K(n), dx(2)),
+                         pkt(GET, K(n)))
+    n = "incrnonnum"; case(n, pkt(SET, K(n), sx(), b"abc"), pkt(INCR, K(n), dx(1)),
+                           pkt(DECR, K(n), dx(1)))
+    n = "incrspaces"; case(n, pkt(SET, K(n), sx(), b"100"), pkt(DECR, K(n), dx(95)),
+                           pkt(GET, K(n)))
+    n = "version"; case(n, pkt(VERSION), pkt(NOOP, opaque=0xdeadbeef))
+    n = "opaque"; case(n, pkt(GET, K(n), opaque=0x01020304), pkt(GETK, K(n), opaque=7))
+    n = "unknown"; case(n, pkt(0x55), pkt(0x1f), pkt(0x30), pkt(0xfe), pkt(SASL_LIST),
+                        pkt(SASL_AUTH, "PLAIN", b"", b"\0u\0p"), pkt(NOOP))
+    n = "verbosity"; case(n, pkt(VERBOSITY), pkt(NOOP))
+    n = "quietset"; case(n, pkt(SETQ, K(n), sx(), b"v"), pkt(ADDQ, K(n), sx(), b"v"),
+                         pkt(REPLACEQ, K(n, 1), sx(), b"v"), pkt(APPENDQ, K(n, 1), b"", b"v"),
+                         pkt(PREPENDQ, K(n), b"", b"p"), pkt(SETQ, K(n), sx(), b"v", cas=9),
+                         pkt(NOOP))
+    n = "quietget"; case(n, pkt(SET, K(n), sx(2), b"v"), pkt(GETQ, K(n, 1)), pkt(GETQ, K(n)),
+                         pkt(GETKQ, K(n)), pkt(GETKQ, K(n, 1)), pkt(GATQ, K(n, 1), tx(0)),
+                         pkt(GATKQ, K(n), tx(0)), pkt(NOOP))
+    n = "quietdelta"; case(n, pkt(INCRQ, K(n), dx(1, 5)), pkt(DECRQ, K(n), dx(1)),
+                           pkt(INCRQ, K(n, 1), dx(1, 0, 0xffffffff)), pkt(DELETEQ, K(n, 1)),
+                           pkt(SET, K(n, 2), sx(), b"z"), pkt(INCRQ, K(n, 2), dx(1)),
+                           pkt(DELETEQ, K(n)), pkt(GET, K(n)), pkt(NOOP))
+    n = "toolarge"; case(n, pkt(SET, K(n), sx(), b"old"),
+                         pkt(SET, K(n), sx(), b"x" * (1024 * 1024)), pkt(GET, K(n)),
+                         pkt(SETQ, K(n), sx(), b"y" * (1024 * 1024 + 1)), pkt(NOOP),
+                         pipeline=False)
+    n = "maxkey"; case(n, pkt(SET, "k" * 250, sx(), b"v"), pkt(GETK, "k" * 250))
+    n = "datatype"; case(n, pkt(GET, K(n), dt=1), pkt(GET, K(n), vb=5))
+    # Refused packets: each closes the connection (so they end their script).
+    n = "inv-get-extras"; case(n, pkt(NOOP), pkt(GET, K(n), b"abcd"), pipeline=False)
+    n = "inv-get-nokey"; case(n, pkt(GET, b""), pipeline=False)
+    n = "inv-key251"; case(n, pkt(GET, "a" * 251), pipeline=False)
+    n = "inv-set-extras"; case(n, pkt(SET, K(n), b"abc", b"v"), pipeline=False)
+    n = "inv-set-nokey"; case(n, pkt(SET, b"", sx(), b"v"), pipeline=False)
+    n = "inv-append-extras"; case(n, pkt(APPEND, K(n), b"abcd", b"x"), pipeline=False)
+    n = "inv-delete-value"; case(n, pkt(DELETE, K(n), b"", b"vv"), pipeline=False)
+    n = "inv-incr-extras"; case(n, pkt(INCR, K(n), b"abc"), pipeline=False)
+    n = "inv-flush-key"; case(n, pkt(FLUSH, K(n)), pipeline=False)
+    n = "inv-flush-extras"; case(n, pkt(FLUSH, b"", b"ab"), pipeline=False)
+    n = "inv-noop-key"; case(n, pkt(NOOP, K(n)), pipeline=False)
+    n = "inv-version-body"; case(n, pkt(VERSION, b"", b"", b"x"), pipeline=False)
+    n = "inv-touch-noextras"; case(n, pkt(TOUCH, K(n)), pipeline=False)
+    n = "len-key-beyond-body"; case(n, pkt(NOOP), pkt(GET, "kkkk", bodylen=2), pipeline=False)
+    n = "len-huge-get"; case(n, pkt(GET, K(n), bodylen=0xffffff00), pipeline=False)
+    n = "len-huge-noop"; case(n, pkt(NOOP, bodylen=0xffffff00), pipeline=False)
+    n = "len-huge-set"; case(n, pkt(SET, K(n), sx(), b"", bodylen=0xffffffff), pipeline=False)
+    n = "badmagic"; case(n, pkt(NOOP), pkt(GET, K(n), magic=0x81), pipeline=False)
+    n = "text-after-binary"; case(n, pkt(NOOP), b"get " + b"k" * 40 + b"\r\n", pipeline=False)
+    n = "quit"; case(n, pkt(NOOP), pkt(QUIT), pkt(NOOP), pipeline=False)
+    n = "quitq"; case(n, pkt(NOOP), pkt(QUITQ), pkt(NOOP), pipeline=False)
+
+
+build()
+
+
+def normalize(data: bytes):
+    """Packets with CAS values replaced by their order of first appearance; runs of stat
+    packets (non-empty key) collapse to one marker. Trailing bytes kept raw."""
+    out, seen, i, in_stats = [], {}, 0, False
+    while i + 24 <= len(data):
+        magic, op, kl, el, dt, st, bl, opq, cas = struct.unpack(">BBHBBHIIQ", data[i:i + 24])
+        body = data[i + 24:i + 24 + bl]
+        if len(body) < bl:
+            break
+        i += 24 + bl
+        if op == STAT and st == 0 and kl > 0:
+            if not in_stats:
+                out.append(("stats",))
+            in_stats = True
+            continue
+        in_stats = False
+        c = 0 if cas == 0 else seen.setdefault(cas, len(seen) + 1)
+        out.append((magic, op, kl, el, dt, st, bl, opq, c, body))
+    if i < len(data):
+        out.append(("tail", data[i:]))
+    return out
+
+
+def compare(name, script, oracle, candidate):
+    a, b = normalize(oracle.data), normalize(candidate.data)
+    assert a == b, f"{name}: replies differ\n memcached: {a!r}\n memshield: {b!r}"
+    assert oracle.closed == candidate.closed, (
+        f"{name}: memcached closed={oracle.closed}, memshield closed={candidate.closed}")
+    assert not oracle.timed_out and not candidate.timed_out
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_case(pair, name):
+    packets, _ = CASES[name]
+    script = [b"".join(packets)]
+    compare(name, script, *run_both(pair, script))
+
+
+def test_each_packet_written_separately(pair):
+    jobs = {name: list(pk) for name, (pk, _) in CASES.items()}
+    results = run_many(pair, jobs)
+    assert len(results) == len(jobs)
+    for name, (script, o, c) in results.items():
+        compare(name, script, o, c)
+
+
+@pytest.mark.parametrize("size", [1, 7, 23, 25])
+def test_pipelined_in_chunks(pair, size):
+    data = b"".join(b"".join(pk) for name, (pk, ok) in sorted(CASES.items()) if ok)
+    data = data.replace(b"bin-", b"c%02d-" % size)   # fresh keys, same lengths, for each run
+    script = [Chunks(data, size)] if size < 20 else [Chunks(data, size * 1000 + 3)]
+    compare(f"pipelined/{size}", script, *run_both(pair, script))
+
+
+def test_stats(pair):
+    for script in ([pkt(STAT)], [pkt(STAT, "settings")], [pkt(STAT, "reset"), pkt(NOOP)],
+                   [pkt(STAT, "nosuch")]):
+        o, c = run_both(pair, script)
+        compare("stats", script, o, c)
+
+
+def test_flush(servers):
+    # Its own pair: flushing would disturb the other cases.
+    p = servers("-t", "1")
+    script = [pkt(SET, "f", sx(), b"v"), pkt(FLUSHQ), pkt(GET, "f"), pkt(SET, "f", sx(), b"v"),
+              pkt(FLUSH, b"", tx(0)), pkt(GETK, "f"), pkt(NOOP)]
+    compare("flush", script, *run_both(p, script))
+
+
+def test_flush_disabled(servers):
+    p = servers("-F")
+    script = [pkt(FLUSH), pkt(NOOP)]
+    compare("flush -F", script, *run_both(p, script))
+
+
+def test_unknown_command_swallows_only_its_body(pair):
+    """Deliberate difference: memcached swallows an unknown command's body *plus* its extras
+    and key again, eating into the next request; memshield discards exactly the body."""
+    from memcompat import run_script
+    r = run_script(pair.candidate.port, [pkt(0x55, "abc", b"", b"xyz") + pkt(NOOP)])
+    got = normalize(r.data)
+    assert [p[5] for p in got] == [0x81, 0]
+
+
+@pytest.mark.parametrize("mode", ["ascii", "binary", "auto"])
+def test_binding_protocol(servers, mode):
+    p = servers("-B", mode)
+    for script in ([pkt(VERSION), pkt(NOOP)], [b"version\r\n"],
+                   [b"version\r\n" + b"x" * 30], [pkt(NOOP), b"version\r\n" + b"x" * 30]):
+        compare(f"-B {mode}", script, *run_both(p, script))
+
+
+def test_ascii_auth_forces_text(servers, tmp_path_factory):
+    """-Y: memcached serves text only (a binary request would bypass ascii auth)."""
+    auth = tmp_path_factory.mktemp("auth") / "authfile"
+    auth.write_text("u:p\n")
+    p = servers("-Y", str(auth))
+    for script in ([pkt(VERSION), pkt(GET, "k")], [pkt(VERSION) + b"x" * 40 + b"\r\n"]):
+        compare("-Y", script, *run_both(p, script))

@@ -1,0 +1,123 @@
+// Meta commands through a text session against a real store, with the clock moved by hand so
+// the time-dependent return flags (t, l, me's exp/la) are checked exactly, which the
+// differential suite can only compare loosely.
+#include "engine/meta_commands.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "engine/text_session.h"
+
+namespace memshield::engine {
+namespace {
+
+class NullHooks : public Hooks {
+ public:
+  void stats(std::string_view, OutBuffer& out) override { out.append("END\r\n"); }
+  void shutdown(bool) override {}
+  void shield(std::string_view, const sockaddr_storage*, OutBuffer& out) override {
+    out.append("ERROR\r\n");
+  }
+};
+
+class MetaCommandsTest : public ::testing::Test {
+ protected:
+  MetaCommandsTest() {
+    store::Config c;
+    store_ = std::make_unique<store::Store>(c, clock_);
+    ctx_.store = store_.get();
+    ctx_.clock = &clock_;
+    ctx_.hooks = &hooks_;
+  }
+
+  std::string run(std::string_view in, size_t chunk = SIZE_MAX) {
+    OutBuffer out;
+    std::string pending;
+    size_t pos = 0;
+    while (pos < in.size()) {
+      size_t n = std::min(chunk, in.size() - pos);
+      pending.append(in.substr(pos, n));
+      pos += n;
+      TextSession::Result r = session_.process(pending, out);
+      pending.erase(0, r.consumed);
+    }
+    return out.to_string();
+  }
+
+  Clock clock_;
+  std::unique_ptr<store::Store> store_;
+  NullHooks hooks_;
+  Context ctx_;
+  ThreadStats stats_;
+  TextSession session_{ctx_, stats_, 1};
+};
+
+TEST_F(MetaCommandsTest, SetThenGetEchoesFlagsInOrder) {
+  EXPECT_EQ(run("ms a 2 F5 T100 c k O9\r\nhi\r\n"), "HD c1 ka O9\r\n");
+  EXPECT_EQ(run("mg a k O1 s v f c h t l\r\n"), "VA 2 ka O1 s2 f5 c1 h0 t100 l0\r\nhi\r\n");
+  clock_.advance_for_testing(70);
+  EXPECT_EQ(run("mg a t l h\r\n"), "HD t30 l70 h1\r\n");
+  EXPECT_EQ(run("mg a t T50\r\nmg a T60 t\r\n"), "HD t30\r\nHD t60\r\n");
+}
+
+TEST_F(MetaCommandsTest, MissesQuietAndNoop) {
+  EXPECT_EQ(run("mg nope v k O5\r\n"), "EN knope O5\r\n");
+  EXPECT_EQ(run("mg nope q v\r\nmd nope q\r\nma nope q\r\nmn\r\n"), "NF\r\nNF\r\nMN\r\n");
+  EXPECT_EQ(run("ms q1 1 q\r\nx\r\nms q1 1 q ME\r\nx\r\nmd q1 q\r\nmn\r\n"), "NS\r\nMN\r\n");
+}
+
+TEST_F(MetaCommandsTest, ValueSplitAcrossReads) {
+  std::string script = "ms s 5 T0\r\nhello\r\nmg s v\r\nms s 1\r\nxyz\r\nmg s v\r\n";
+  std::string want =
+      "HD\r\nVA 5\r\nhello\r\nCLIENT_ERROR bad data chunk\r\nERROR\r\nVA 5\r\nhello\r\n";
+  EXPECT_EQ(run(script, 1), want);
+  EXPECT_EQ(run(script, 3), want);
+}
+
+TEST_F(MetaCommandsTest, ErrorsSwallowTheDataBlockOnlyWhenMemcachedDoes) {
+  EXPECT_EQ(run("ms e 2 Tx\r\nhi\r\n"), "CLIENT_ERROR bad token in command line format\r\n");
+  EXPECT_EQ(run("ms e xx\r\nhi\r\n"), "CLIENT_ERROR bad command line format\r\nERROR\r\n");
+}
+
+TEST_F(MetaCommandsTest, StaleWhileRevalidate) {
+  run("ms w 3\r\nold\r\n");
+  EXPECT_EQ(run("md w I T30\r\n"), "HD\r\n");
+  EXPECT_EQ(run("mg w v c\r\n"), "VA 3 c2 X W\r\nold\r\n");
+  EXPECT_EQ(run("mg w v c\r\n"), "VA 3 c2 Z X\r\nold\r\n");
+  EXPECT_EQ(run("ms w 3 C1 I\r\nbad\r\nmg w v\r\n"), "HD\r\nVA 3 Z X\r\nbad\r\n");
+  EXPECT_EQ(run("ms w 3\r\nnew\r\nmg w v\r\n"), "HD\r\nVA 3\r\nnew\r\n");
+}
+
+TEST_F(MetaCommandsTest, VivifyAndRecache) {
+  EXPECT_EQ(run("mg v t N30 v\r\nmg v t\r\n"), "VA 0 t-1 W\r\n\r\nHD t30 Z\r\n");
+  EXPECT_EQ(run("mg v s\r\n"), "HD s0 Z\r\n");
+  run("ms r 1 T100\r\nx\r\n");
+  EXPECT_EQ(run("mg r R50\r\nmg r R200\r\nmg r R200\r\n"), "HD\r\nHD W\r\nHD Z\r\n");
+}
+
+TEST_F(MetaCommandsTest, Arithmetic) {
+  EXPECT_EQ(run("ma n\r\nma n N0 J10 v t\r\nma n v D5\r\nma n MD D100 v\r\nma n q\r\nmn\r\n"),
+            "NF\r\nVA 2 t-1\r\n10\r\nVA 2\r\n15\r\nVA 1\r\n0\r\nMN\r\n");
+  run("ms x 1\r\nz\r\n");
+  EXPECT_EQ(run("ma x\r\n"), "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
+  EXPECT_EQ(run("ma n C999\r\n"), "EX\r\n");
+}
+
+TEST_F(MetaCommandsTest, DebugOutput) {
+  run("ms d1 2\r\nhi\r\n");
+  EXPECT_EQ(run("me d1\r\n"), "ME d1 exp=-1 la=0 cas=1 fetch=no cls=1 size=63\r\n");
+  run("ms j1 1 F7 T100\r\nx\r\nmg j1\r\n");
+  clock_.advance_for_testing(3);
+  EXPECT_EQ(run("me j1\r\n"), "ME j1 exp=-97 la=3 cas=2 fetch=yes cls=1 size=66\r\n");
+  EXPECT_EQ(run("me nope\r\n"), "EN\r\n");
+}
+
+TEST_F(MetaCommandsTest, Base64KeysRememberedByTheItem) {
+  EXPECT_EQ(run("ms ZDE= 2 b k\r\nhi\r\n"), "HD kZDE= b\r\n");
+  EXPECT_EQ(run("mg d1 k v\r\n"), "VA 2 kZDE= b\r\nhi\r\n");
+  EXPECT_EQ(run("mg ZA== b k\r\n"), "EN kZA== b\r\n");
+}
+
+}  // namespace
+}  // namespace memshield::engine
