@@ -22,7 +22,7 @@ if [[ "${SANITIZE:-1}" != 0 ]]; then
   cmake -S . -B "$asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMSHIELD_SANITIZE=ON \
     -DMEMSHIELD_BUILD_BENCH=OFF -DMEMSHIELD_FUZZ=OFF >/dev/null
   cmake --build "$asan" -j"$(nproc)"
-  logs="$PWD/$asan/sanitizer-logs"
+  logs="$(cd "$asan" && pwd)/sanitizer-logs"
   rm -rf "$logs" && mkdir -p "$logs"
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$logs/asan"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$logs/ubsan"
@@ -37,5 +37,5 @@ if [[ "${SANITIZE:-1}" != 0 ]]; then
     rc=1
   fi
   unset ASAN_OPTIONS UBSAN_OPTIONS
-  exit "$rc"
+  if ((rc != 0)); then exit "$rc"; fi
 fi
