@@ -148,7 +148,7 @@ def wait_listening(host, port, proc, timeout=START_TIMEOUT):
 
 
 def start_server(extra_args=(), listen=HOST, port=None, connect_host=None,
-                 wait=True, attempts=3, udp_off=True):
+                 wait=True, attempts=5, udp_off=True):
     """Start the server under test.
 
     listen: value for -l, or None to pass no -l at all.
@@ -160,7 +160,8 @@ def start_server(extra_args=(), listen=HOST, port=None, connect_host=None,
                             else HOST)
     last_err = ""
     for _ in range(attempts):
-        p = port or free_port(host)
+        # A wildcard listener collides with any address's use of the port: probe the wildcard.
+        p = port or free_port(listen if listen in ("0.0.0.0", "::") else host)
         args = [binary] + root_args() + ["-p", str(p)]
         if listen is not None:
             args += ["-l", listen]
