@@ -37,7 +37,7 @@ void check_line(std::string_view line) {
   }
   if (r.cmd == MetaCmd::kNoop) return;
   FUZZ_CHECK(!r.key.empty() && r.key.size() <= MetaRequest::kMaxKey);
-  if (r.key_binary && r.cmd != MetaCmd::kDebug) {
+  if (r.key_binary) {
     FUZZ_CHECK(inside(r.key, r.key_buf, sizeof(r.key_buf)));
     std::string enc;
     memshield::protocol::text::base64_encode(r.key, &enc);

@@ -186,8 +186,9 @@ void parse_meta(std::string_view line, MetaRequest* r) {
       r->cmd = MetaCmd::kDebug;
       if (nt < 3 || t.tok[1].size() > MetaRequest::kMaxKey) return fail(r, kBadFormat);
       r->key = t.tok[1];
-      for (size_t i = 2; i < t.n; ++i) r->key_binary = r->key_binary || t.tok[i][0] == 'b';
-      if (r->key_binary) {  // me reads only 'b'; its other flags are ignored
+      // memcached reads only an exact "b" right after the key; anything else is ignored.
+      r->key_binary = t.n >= 3 && t.tok[2] == "b";
+      if (r->key_binary) {
         size_t n = base64_decode(r->key, r->key_buf, sizeof(r->key_buf));
         if (n == 0) return fail(r, kBadFormat);
         r->key = std::string_view(r->key_buf, n);

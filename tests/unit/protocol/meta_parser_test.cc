@@ -110,3 +110,22 @@ TEST(MetaParser, Base64Keys) {
 
 }  // namespace
 }  // namespace memshield::protocol::text
+
+namespace memshield::protocol::text {
+namespace {
+
+// memcached 1.6.18 treats the key of `me` as base64 only when the very next token is "b".
+TEST(MetaParser, DebugBase64OnlyWithExactBRightAfterTheKey) {
+  MetaRequest r = parse("me Zm9v b");
+  EXPECT_TRUE(r.key_binary);
+  EXPECT_EQ(r.key, "foo");
+  r = parse("me Zm9v x b");
+  EXPECT_FALSE(r.key_binary);
+  EXPECT_EQ(r.key, "Zm9v");
+  r = parse("me Zm9v bx");
+  EXPECT_FALSE(r.key_binary);
+  EXPECT_EQ(r.key, "Zm9v");
+}
+
+}  // namespace
+}  // namespace memshield::protocol::text
