@@ -357,24 +357,22 @@ void BinarySession::finish_store(OutBuffer& out) {
 }
 
 void BinarySession::do_delete(const Header& h, std::string_view key, OutBuffer& out) {
-  store::Store& store = *ctx_.store;
-  if (h.cas != 0) {
-    // A delete with a CAS only removes the item still carrying it. (The store has no atomic
-    // compare-and-delete yet: between this look and the removal another client may win.)
-    uint64_t current = 0;
-    if (store.get(key, [&](const store::ItemView& it) { current = it.cas; }) ==
-            store::Lookup::kHit &&
-        current != h.cas) {
+  // A delete with a CAS removes only the item still carrying it, compared under the item's lock.
+  store::MetaDeleteOptions opts;
+  opts.has_cas = h.cas != 0;
+  opts.cas = h.cas;
+  switch (ctx_.store->meta_delete(key, opts)) {
+    case store::MetaDeleteResult::kDeleted:
+      stats_.delete_hits.add();
+      status(h, Status::kSuccess, out);
+      break;
+    case store::MetaDeleteResult::kNotFound:
+      stats_.delete_misses.add();
+      status(h, Status::kKeyNotFound, out);
+      break;
+    case store::MetaDeleteResult::kExists:
       status(h, Status::kKeyExists, out);
-      return;
-    }
-  }
-  if (store.remove(key)) {
-    stats_.delete_hits.add();
-    status(h, Status::kSuccess, out);
-  } else {
-    stats_.delete_misses.add();
-    status(h, Status::kKeyNotFound, out);
+      break;
   }
 }
 
@@ -387,7 +385,7 @@ void BinarySession::do_delta(const Header& h, std::string_view extras, std::stri
   store::Store& store = *ctx_.store;
   uint64_t value = 0;
   uint64_t cas = 0;
-  store::DeltaStatus st = store.delta(key, incr, by, &value, &cas);
+  store::DeltaStatus st = store.delta(key, incr, by, &value, &cas, h.cas);
   if (st == store::DeltaStatus::kNotFound) {
     (incr ? stats_.incr_misses : stats_.decr_misses).add();
     if (exptime != 0xffffffffu) {
@@ -404,7 +402,7 @@ void BinarySession::do_delta(const Header& h, std::string_view extras, std::stri
           value = initial;
           st = store::DeltaStatus::kOk;
         } else if (sr == store::StoreResult::kNotStored) {
-          st = store.delta(key, incr, by, &value, &cas);  // lost a race: it exists now
+          st = store.delta(key, incr, by, &value, &cas, h.cas);  // lost a race: it exists now
         } else {
           st = store::DeltaStatus::kNoMemory;
         }
@@ -434,6 +432,9 @@ void BinarySession::do_delta(const Header& h, std::string_view extras, std::stri
       return;
     case store::DeltaStatus::kNoMemory:
       status(h, Status::kOutOfMemory, out);
+      return;
+    case store::DeltaStatus::kExists:
+      status(h, Status::kKeyExists, out);
       return;
   }
 }

@@ -289,23 +289,12 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
   const bool incr = !(r.mode == 'D' || r.mode == '-');
   uint64_t value = 0, cas = 0;
   RelTime exptime = 0;
-  uint64_t cur_cas = 0;
   store::MetaGetOptions peek;
   peek.no_update = true;
-  auto look = [&](const store::ItemView& v) {
-    cur_cas = v.cas;
-    exptime = v.exptime;
-  };
-  // C is checked just before the update rather than under the same lock: a racing writer
-  // in between can make a stale C succeed (documented gap).
-  if (r.has_cas && store.meta_get(r.key, peek, look) == store::Lookup::kHit && cur_cas != r.cas) {
-    s = "EX";
-    echo_opaque_key(r, &s);
-    put_line(out, s);
-    return;
-  }
+  auto look = [&](const store::ItemView& v) { exptime = v.exptime; };
   bool created = false;
-  store::DeltaStatus ds = store.delta(r.key, incr, r.delta, &value, &cas);
+  // C is compared under the same lock as the update (C0 compares nothing, as in memcached).
+  store::DeltaStatus ds = store.delta(r.key, incr, r.delta, &value, &cas, r.has_cas ? r.cas : 0);
   if (ds == store::DeltaStatus::kNotFound && r.vivify) {
     char buf[24];
     size_t n = static_cast<size_t>(write_u64(buf, r.initial) - buf);
@@ -338,6 +327,11 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
       return;
     case store::DeltaStatus::kNoMemory:
       put_line(out, "SERVER_ERROR out of memory");
+      return;
+    case store::DeltaStatus::kExists:
+      s = "EX";
+      echo_opaque_key(r, &s);
+      put_line(out, s);
       return;
   }
   if (!created && r.has_ttl) store.touch(r.key, clock.expiry_from_protocol(r.ttl));

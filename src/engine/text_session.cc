@@ -278,6 +278,8 @@ void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
         case store::DeltaStatus::kNoMemory:
           reply(out, "SERVER_ERROR out of memory");
           break;
+        case store::DeltaStatus::kExists:  // only with a CAS, which text incr/decr never send
+          break;
       }
       break;
     }

@@ -659,7 +659,7 @@ bool Store::remove(std::string_view key) {
 // memcached's do_add_delta. Reads do not count as accesses here (no frequency or fetched bump),
 // as in memcached, which looks the item up with DONT_UPDATE.
 DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t* result,
-                         uint64_t* cas_out) {
+                         uint64_t* cas_out, uint64_t cas_in) {
   if (key.size() > kMaxKey) return DeltaStatus::kNotFound;
   const uint64_t h = hash_key(key);
   Shard& s = impl_->shard_for(h);
@@ -678,6 +678,10 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
         break;
       }
       Item* it = s.table.item_at(i);
+      if (cas_in != 0 && cas_in != impl_->visible_cas(it)) {
+        status = DeltaStatus::kExists;
+        break;
+      }
       uint64_t v;
       if (it->vlen == 0 || !parse_u64(it->value(), &v)) {
         status = DeltaStatus::kNonNumeric;

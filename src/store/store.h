@@ -31,7 +31,7 @@ enum class StoreResult : uint8_t { kStored, kNotStored, kExists, kNotFound, kNoM
 enum class AllocStatus : uint8_t { kOk, kTooLarge, kNoMemory };
 // Why a lookup missed, for memcached's get_expired / get_flushed counters.
 enum class Lookup : uint8_t { kHit, kMiss, kExpired, kFlushed };
-enum class DeltaStatus : uint8_t { kOk, kNotFound, kNonNumeric, kNoMemory };
+enum class DeltaStatus : uint8_t { kOk, kNotFound, kNonNumeric, kNoMemory, kExists };
 
 // What a reader sees of an item, valid only inside the visit callback.
 struct ItemView {
@@ -161,9 +161,10 @@ class Store {
   // incr/decr: the value must parse as memcached's safe_strtoull (digits, then optional
   // whitespace); incr wraps at 2^64, decr floors at 0. A result shorter than the old value is
   // written in place and padded with spaces (memcached does exactly this); a longer one
-  // replaces the item. The item gets a fresh CAS.
+  // replaces the item. The item gets a fresh CAS. A non-zero cas_in must equal the item's CAS,
+  // checked under the same lock as the update (kExists otherwise), as memcached's do_add_delta.
   DeltaStatus delta(std::string_view key, bool incr, uint64_t by, uint64_t* result,
-                    uint64_t* cas_out = nullptr);
+                    uint64_t* cas_out = nullptr, uint64_t cas_in = 0);
 
   // flush_all: items last stored or accessed before `when` (relative time; 0 = now) become
   // invalid once `when` arrives. Lazy, as in memcached: invalid items are dropped when met.

@@ -69,8 +69,10 @@ class Wait:
 
 
 class Dyn:
-    def __init__(self, fn, label: str = "dyn"):
-        self.fn, self.label = fn, label
+    """raw=True: fn gets every byte received so far instead of the parsed CAS list."""
+
+    def __init__(self, fn, label: str = "dyn", raw: bool = False):
+        self.fn, self.label, self.raw = fn, label, raw
 
     def __repr__(self):
         return f"Dyn({self.label})"
@@ -338,7 +340,7 @@ def run_script(port: int, script, quiet: float = QUIET) -> Result:
                 timed_out |= not conn.wait_quiet(quiet, deadline)
                 with conn.lock:
                     seen = bytes(conn.buf)
-                pieces = [step.fn(parse_cas(seen))]
+                pieces = [step.fn(seen if step.raw else parse_cas(seen))]
                 size, pause = None, 0.0
             elif isinstance(step, Chunks):
                 pieces, size, pause = [step.data], step.size, step.pause
@@ -558,7 +560,8 @@ def with_keys(script, prefix: bytes = b"k"):
         elif isinstance(step, Chunks):
             out.append(Chunks(_KEY_RE.sub(sub, step.data), step.size, step.pause))
         elif isinstance(step, Dyn):
-            out.append(Dyn(lambda cas, fn=step.fn: _KEY_RE.sub(sub, fn(cas)), step.label))
+            out.append(Dyn(lambda cas, fn=step.fn: _KEY_RE.sub(sub, fn(cas)), step.label,
+                           step.raw))
         else:
             out.append(step)
     return out

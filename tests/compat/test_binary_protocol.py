@@ -226,3 +226,31 @@ def test_ascii_auth_forces_text(servers, tmp_path_factory):
     p = servers("-Y", str(auth))
     for script in ([pkt(VERSION), pkt(GET, "k")], [pkt(VERSION) + b"x" * 40 + b"\r\n"]):
         compare("-Y", script, *run_both(p, script))
+
+
+def last_cas(raw: bytes) -> int:
+    """The CAS of the last whole response packet received."""
+    i, cas = 0, 0
+    while i + 24 <= len(raw):
+        bl, cas = struct.unpack(">I4xQ", raw[i + 8:i + 24])
+        i += 24 + bl
+    return cas
+
+
+def test_cas_checked_by_every_command(pair):
+    """incr/decr, append/prepend and delete with the item's current CAS succeed, with a stale
+    one fail with KEY_EEXISTS (each compared under the item's lock in memshield)."""
+    from memcompat import Dyn
+    k = "bin-cas-every"
+    script = [pkt(SET, k, sx(), b"5"),
+              Dyn(lambda raw: pkt(INCR, k, dx(2), cas=last_cas(raw)), raw=True),
+              Dyn(lambda raw: pkt(DECR, k, dx(1), cas=last_cas(raw) - 1) +
+                  pkt(DECR, k, dx(1), cas=last_cas(raw)), raw=True),
+              Dyn(lambda raw: pkt(APPEND, k, b"", b"0", cas=last_cas(raw)), raw=True),
+              Dyn(lambda raw: pkt(PREPEND, k, b"", b"1", cas=last_cas(raw) + 7) +
+                  pkt(PREPEND, k, b"", b"1", cas=last_cas(raw)), raw=True),
+              Dyn(lambda raw: pkt(DELETE, k, cas=last_cas(raw) + 1) + pkt(GET, k), raw=True),
+              Dyn(lambda raw: pkt(DELETE, k, cas=last_cas(raw)) + pkt(GET, k) +
+                  pkt(INCR, k, dx(1, 3), cas=99) + pkt(APPEND, k, b"", b"x", cas=99) +
+                  pkt(DELETE, k, cas=99), raw=True)]
+    compare("cas-every", script, *run_both(pair, script))

@@ -245,3 +245,20 @@ def test_no_cas_mode(servers):
     pair = servers("-C")
     mcheck(pair, lambda: with_keys([b"ms $K 2 c\r\nhi\r\nmg $K c v\r\nme $K\r\nms $K 2 C0\r\nyo\r\n"
                                     b"md $K C0 q\r\nmn\r\nma $K2 N0 c\r\n"], b"mc"))
+
+
+def test_ma_cas(pair):
+    """ma C<cas>: the item's current CAS applies the delta, a stale one answers EX, C0 compares
+    nothing (memcached's do_add_delta); memshield compares under the update's lock."""
+    import re
+    from memcompat import Dyn
+
+    def cur(raw):
+        return int(re.findall(rb" c(\d+)", raw)[-1])
+
+    def script():
+        return with_keys([b"ms $K 1 c\r\n7\r\n",
+                          Dyn(lambda raw: b"ma $K C%d c v\r\n" % cur(raw), raw=True),
+                          Dyn(lambda raw: b"ma $K C%d c v\r\nma $K C0 v\r\nmg $K c v\r\n"
+                              % (cur(raw) + 3), raw=True)], b"mcas")
+    mcheck(pair, script)

@@ -170,5 +170,29 @@ TEST(StoreConcurrency, IncrementsAreNotLost) {
   EXPECT_EQ(get(s, "log").value, std::string(kThreads * kOps / 20, 'z'));
 }
 
+// Compare-and-increment from many threads: every success saw the CAS it compared, so the
+// final value equals the number of successes (no lost or doubled update).
+TEST(StoreConcurrency, DeltaWithCasIsAtomic) {
+  Clock clock;
+  Config c;
+  c.shards_log2 = 1;
+  Store s(c, clock);
+  uint64_t cas = 0;
+  ASSERT_EQ(put(s, "n", "0", Mode::kSet, 0, 0, 0, &cas), StoreResult::kStored);
+  std::atomic<uint64_t> wins{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 5000; ++i) {
+        uint64_t seen = get(s, "n").cas, v = 0;
+        if (s.delta("n", true, 1, &v, nullptr, seen) == DeltaStatus::kOk) wins.fetch_add(1);
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(get(s, "n").value, std::to_string(wins.load()));
+  EXPECT_GT(wins.load(), 0u);
+}
+
 }  // namespace
 }  // namespace memshield::store

@@ -133,6 +133,18 @@ TEST_F(StoreTest, CasIdsStartAtOneAndIncrease) {
   EXPECT_EQ(get(s(), "n").cas, c4);
 }
 
+TEST_F(StoreTest, DeltaComparesCas) {
+  uint64_t c1 = 0, r = 0, c2 = 0;
+  ASSERT_EQ(put(s(), "n", "10", Mode::kSet, 0, 0, 0, &c1), StoreResult::kStored);
+  EXPECT_EQ(s().delta("n", true, 1, &r, &c2, c1 + 1), DeltaStatus::kExists);
+  EXPECT_EQ(get(s(), "n").value, "10");
+  EXPECT_EQ(s().delta("n", true, 1, &r, &c2, c1), DeltaStatus::kOk);
+  EXPECT_EQ(r, 11u);
+  EXPECT_EQ(s().delta("n", false, 1, &r, nullptr, c1), DeltaStatus::kExists);  // now stale
+  EXPECT_EQ(s().delta("n", false, 1, &r, nullptr, c2), DeltaStatus::kOk);
+  EXPECT_EQ(s().delta("gone", true, 1, &r, nullptr, c2), DeltaStatus::kNotFound);
+}
+
 TEST_F(StoreTest, NoCasMeansZero) {
   Config c;
   c.use_cas = false;
