@@ -254,3 +254,32 @@ def test_cas_checked_by_every_command(pair):
                   pkt(INCR, k, dx(1, 3), cas=99) + pkt(APPEND, k, b"", b"x", cas=99) +
                   pkt(DELETE, k, cas=99), raw=True)]
     compare("cas-every", script, *run_both(pair, script))
+
+
+def test_sasl_plain_login(servers, tmp_path_factory, monkeypatch):
+    """-S with a real login: memcached through Cyrus SASL (sasldb made by saslpasswd2, found via
+    SASL_CONF_PATH), memshield through its password file; refused, accepted and after-login
+    replies must match byte for byte."""
+    import shutil
+    import subprocess
+    if shutil.which("saslpasswd2") is None:
+        pytest.skip("saslpasswd2 (Debian sasl2-bin) is not installed")
+    d = tmp_path_factory.mktemp("sasl")
+    subprocess.run(["saslpasswd2", "-p", "-a", "memcached", "-f", str(d / "sasldb2"), "-c",
+                    "alice"], input=b"secret", check=True, timeout=10)
+    (d / "memcached.conf").write_text(f"mech_list: plain\nsasldb_path: {d / 'sasldb2'}\n")
+    (d / "pwdb").write_text("alice:secret\n")
+    monkeypatch.setenv("SASL_CONF_PATH", str(d))
+    monkeypatch.setenv("MEMCACHED_SASL_PWDB", str(d / "pwdb"))
+    p = servers("-S")
+    k = "bin-sasl-ok"
+    logins = 0
+    for script in ([pkt(SASL_LIST), pkt(GET, k), pkt(SASL_AUTH, "PLAIN", b"", b"\0alice\0bad")],
+                   [pkt(SASL_AUTH, "PLAIN", b"", b"\0alice\0secret"), pkt(SET, k, sx(3), b"v"),
+                    pkt(GETK, k), pkt(DELETE, k), pkt(NOOP)],
+                   [pkt(SASL_AUTH, "PLAIN", b"", b"alice\0alice\0secret"), pkt(VERSION)],
+                   [pkt(SASL_AUTH, "PLAIN", b"", b"\0nobody\0secret"), pkt(NOOP)]):
+        o, c = run_both(p, script)
+        compare("sasl-login", script, o, c)
+        logins += b"Authenticated" in o.data
+    assert logins == 2, "memcached's Cyrus SASL login did not succeed"
