@@ -1,9 +1,8 @@
 // The in-memory layout of one stored item: a 26-byte packed header, then the key, then the value,
-// all in a single malloc'd block so an item costs one allocation and one pointer in the table.
-// The value is stored without memcached's trailing CRLF; protocols add it on the way out.
+// appended back to back in a segment (segment_arena.h), so an item costs its bytes and one slot in
+// the table. The value is stored without memcached's trailing CRLF; protocols add it on the way
+// out. Items sit at any byte offset: the header is packed (alignment 1) and read field by field.
 #pragma once
-
-#include <malloc.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -14,8 +13,6 @@
 
 namespace memshield::store {
 
-// Packed so the header is 26 bytes rather than 32; every field still sits at its natural
-// alignment because malloc returns 16-byte aligned blocks and cas comes first.
 #pragma pack(push, 1)
 struct Item {
   uint64_t cas;
@@ -34,6 +31,9 @@ struct Item {
   static constexpr uint8_t kStale = 0x8;
   static constexpr uint8_t kTokenSent = 0x10;
   static constexpr uint8_t kKeyBinary = 0x20;
+  // In the table. Set once when linked, cleared once when unlinked: an item is never relinked,
+  // so a segment's compaction can tell dead bytes from live ones.
+  static constexpr uint8_t kLinked = 0x40;
 
   char* key_data() { return reinterpret_cast<char*>(this) + sizeof(Item); }
   const char* key_data() const { return reinterpret_cast<const char*>(this) + sizeof(Item); }
@@ -48,6 +48,8 @@ struct Item {
     if (freq() < kFreqMax) set_freq(static_cast<uint8_t>(freq() + 1));
   }
   bool fetched() const { return (bits & kFetched) != 0; }
+  bool linked() const { return (bits & kLinked) != 0; }
+  size_t size() const { return sizeof(Item) + nkey + vlen; }
 };
 #pragma pack(pop)
 
@@ -58,11 +60,5 @@ static_assert(sizeof(Item) == 26, "item header grew");
 inline constexpr RelTime kUpdateInterval = 60;
 
 inline size_t item_alloc_size(size_t nkey, size_t vlen) { return sizeof(Item) + nkey + vlen; }
-
-// What an item costs against the memory limit: the usable block plus glibc's 8-byte chunk
-// header, so the count tracks what malloc really holds rather than what we asked for.
-inline size_t item_footprint(const Item* it) {
-  return malloc_usable_size(const_cast<Item*>(it)) + 8;
-}
 
 }  // namespace memshield::store

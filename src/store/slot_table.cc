@@ -13,15 +13,13 @@ namespace memshield::store {
 
 SlotTable::~SlotTable() { free(slots_); }
 
-bool SlotTable::init(unsigned cap_log2, unsigned shard_bits) {
-  size_t cap = size_t{1} << cap_log2;
-  auto* s = static_cast<uint64_t*>(calloc(cap, sizeof(uint64_t)));
+bool SlotTable::init(size_t capacity, unsigned shard_bits) {
+  auto* s = static_cast<uint64_t*>(calloc(capacity, sizeof(uint64_t)));
   if (s == nullptr) return false;
   free(slots_);
   slots_ = s;
-  cap_log2_ = cap_log2;
   shard_bits_ = shard_bits;
-  mask_ = cap - 1;
+  cap_ = capacity;
   count_ = 0;
   return true;
 }
@@ -41,7 +39,7 @@ size_t SlotTable::home_of(uint64_t slot) const { return index_of(hash_key(decode
 
 size_t SlotTable::find(std::string_view key, uint64_t h) const {
   const uint64_t tag = tag_of(h);
-  for (size_t i = index_of(h);; i = (i + 1) & mask_) {
+  for (size_t i = index_of(h);; i = next(i)) {
     uint64_t s = slots_[i];
     if (s == 0) return kNone;
     if ((s >> kTagShift) == tag) {
@@ -57,20 +55,20 @@ void SlotTable::replace_at(size_t i, Item* it) {
 
 void SlotTable::insert(uint64_t h, Item* it) {
   size_t i = index_of(h);
-  while (slots_[i] != 0) i = (i + 1) & mask_;
+  while (slots_[i] != 0) i = next(i);
   slots_[i] = encode(it, h);
   ++count_;
 }
 
 void SlotTable::erase_at(size_t i) {
   size_t hole = i;
-  for (size_t j = (i + 1) & mask_;; j = (j + 1) & mask_) {
+  for (size_t j = next(i);; j = next(j)) {
     uint64_t s = slots_[j];
     if (s == 0) break;
     // The member at j may fill the hole only if the hole lies on its probe path, i.e. its home
     // is not strictly between the hole and j (cyclically).
     size_t home = home_of(s);
-    if (((j - home) & mask_) >= ((j - hole) & mask_)) {
+    if (distance(home, j) >= distance(hole, j)) {
       slots_[hole] = s;
       hole = j;
     }
@@ -80,19 +78,18 @@ void SlotTable::erase_at(size_t i) {
 }
 
 bool SlotTable::grow() {
-  size_t new_cap = capacity() * 2;
+  const size_t new_cap = cap_ + (cap_ + 3) / 4;
   auto* ns = static_cast<uint64_t*>(calloc(new_cap, sizeof(uint64_t)));
   if (ns == nullptr) return false;
   uint64_t* old = slots_;
-  size_t old_cap = capacity();
+  const size_t old_cap = cap_;
   slots_ = ns;
-  ++cap_log2_;
-  mask_ = new_cap - 1;
+  cap_ = new_cap;
   for (size_t i = 0; i < old_cap; ++i) {
     uint64_t s = old[i];
     if (s == 0) continue;
     size_t j = index_of(hash_key(decode(s)->key()));
-    while (ns[j] != 0) j = (j + 1) & mask_;
+    while (ns[j] != 0) j = next(j);
     ns[j] = s;
   }
   free(old);

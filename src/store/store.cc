@@ -1,5 +1,7 @@
-// The store: sharded slot tables, byte accounting against the memory limit, GCLOCK eviction,
-// lazy and background expiry, flush_all, CAS ids, and memcached's command semantics.
+// The store: sharded slot tables, items in segments (segment_arena.h) counted against the memory
+// limit, eviction by compacting the oldest segment (FIFO with reinsertion: an item read since its
+// last pass is moved forward, the rest go), lazy and background expiry, flush_all, CAS ids, and
+// memcached's command semantics.
 // Helpers prefixed `locked_` expect the caller to hold the shard's lock (memcached's `do_`).
 #include "store/store.h"
 
@@ -14,20 +16,20 @@
 #include "common/itoa.h"
 #include "common/number_parse.h"
 #include "store/item.h"
+#include "store/segment_arena.h"
 #include "store/slot_table.h"
 
 namespace memshield::store {
 namespace {
 
-constexpr unsigned kInitialSlotsLog2 = 4;
+constexpr size_t kInitialSlots = 16;
 constexpr size_t kMaxKey = 255;  // nkey is a u8; the protocols cap keys at 250 anyway
-// New items start one step up the GCLOCK ladder: slot order is hash order, not insertion order,
-// so at 0 the hand would evict never-read items in effectively random order and a key just
-// stored could go first. At 1 every item survives at least one full turn of its shard's hand.
-constexpr uint8_t kInitialFreq = 1;
 // Append/prepend/incr drop the lock to allocate; if the item keeps changing under them they
 // give up after this many rounds rather than spin.
 constexpr int kMaxRetries = 16;
+// A compaction keeps read items only while they fill at most this share of the segment, so
+// every eviction frees at least a quarter of one.
+constexpr size_t kKeepNumerator = 3, kKeepDenominator = 4;
 
 void update_time(Item* it, RelTime now) {
   if (it->time + kUpdateInterval < now) it->time = now;
@@ -38,79 +40,91 @@ void update_time(Item* it, RelTime now) {
 // Counters are written only under the shard lock, so a plain load+store suffices.
 struct ShardCounters {
   Counter curr_items, total_items, evictions, evicted_unfetched, expired_unfetched, reclaimed,
-      crawler_reclaimed, crawler_items_checked;
+      crawler_reclaimed, crawler_items_checked, item_bytes;
 };
 
 struct alignas(64) Store::Shard {
   std::mutex mu;
   SlotTable table;
-  size_t hand = 0;  // GCLOCK hand: next slot to examine when evicting from this shard
   ShardCounters c;
 };
 
+// An item handed out by the arena, and the segment it pins until it is linked or abandoned.
+// Whoever links it clears `it`, so release() tells the two apart.
+struct Fresh {
+  Item* it = nullptr;
+  Segment* seg = nullptr;
+};
+
 struct Store::Impl {
-  explicit Impl(Store& s) : st(s) {}
+  explicit Impl(Store& s, size_t limit, bool evict) : st(s), arena(limit, evict) {}
 
   Store& st;
+  SegmentArena arena;
   size_t nshards = 1;
   unsigned shard_shift = 64;
   int64_t limit = 0;
-  std::atomic<int64_t> bytes{0};        // items (malloc footprint) + tables
-  std::atomic<int64_t> table_bytes{0};  // tables alone
+  std::atomic<int64_t> table_bytes{0};
   std::atomic<uint64_t> last_cas{0};
   std::atomic<RelTime> oldest_live{0};
   std::atomic<uint64_t> oldest_cas{0};
-  std::atomic<uint64_t> evict_cursor{0};
   std::atomic<uint64_t> malloc_fails{0};
+  std::atomic<bool> over_limit{false};  // a table grew past the limit: trim after unlocking
   std::mutex reclaim_mu;  // guards the reclaim cursor; never taken while holding a shard lock
   size_t reclaim_shard = 0;
   size_t reclaim_slot = 0;
 
   Shard& shard_for(uint64_t h) { return st.shards_[shard_shift >= 64 ? 0 : h >> shard_shift]; }
-  // Every store takes the next number, with -C too: it doubles as the item's age for eviction.
-  // Clients see it as the CAS only when CAS is enabled.
+  // Every store takes the next number, with -C too (flush_all's cut-off uses it). Clients see
+  // it as the CAS only when CAS is enabled.
   uint64_t new_cas() { return last_cas.fetch_add(1, std::memory_order_relaxed) + 1; }
   uint64_t visible_cas(const Item* it) const { return st.config_.use_cas ? it->cas : 0; }
 
   Lookup dead_reason(const Item* it, RelTime now) const;
-  Item* alloc_item(size_t nkey, size_t vlen, AllocStatus* status);
-  void free_item(Item* it);
-  bool evict_until_fits(Shard* held);
-  size_t locked_next_victim(Shard& s, RelTime now);
-  void locked_evict_at(Shard& s, size_t i, RelTime now);
-  Shard* next_nonempty(const Shard* not_this);
-  template <class F>
-  bool with_shard(Shard& s, Shard* held, F&& f);
-  void locked_unlink(Shard& s, size_t i);
+  Fresh alloc_item(std::string_view key, size_t vlen, AllocStatus* status);
+  static void release(Fresh& f) {
+    if (f.it != nullptr) {
+      SegmentArena::abandoned(f.seg, f.it->size());
+    } else if (f.seg != nullptr) {
+      SegmentArena::linked(f.seg);
+    }
+    f = Fresh{};
+  }
+  size_t compact(Segment& seg, Keep keep);
+  void trim_if_over();
+  void locked_unlink(Shard& s, size_t i, bool count_dead = true);
   size_t locked_find_live(Shard& s, std::string_view key, uint64_t h, RelTime now, Lookup* why);
   bool locked_link_new(Shard& s, uint64_t h, Item* it);
-  void locked_replace(Shard& s, size_t i, Item* it, RelTime now);
+  void locked_replace(Shard& s, size_t i, Item* it);
   bool locked_grow(Shard& s);
   Lookup access(std::string_view key, bool set_exptime, RelTime exptime,
                 const FunctionRef<void(const ItemView&)>* visit);
-  StoreResult concat(Item* add, bool append, uint64_t cas_in, uint64_t* cas_out);
+  StoreResult concat(Fresh add, bool append, uint64_t cas_in, uint64_t* cas_out);
 };
 
 // ---- NewItem ----
 
-NewItem::NewItem(NewItem&& o) noexcept : store_(o.store_), item_(o.item_) {
+NewItem::NewItem(NewItem&& o) noexcept : store_(o.store_), item_(o.item_), seg_(o.seg_) {
   o.store_ = nullptr;
   o.item_ = nullptr;
+  o.seg_ = nullptr;
 }
 
 NewItem& NewItem::operator=(NewItem&& o) noexcept {
   if (this != &o) {
-    if (item_ != nullptr) store_->release_unlinked(item_);
+    if (item_ != nullptr) store_->release_unlinked(item_, seg_);
     store_ = o.store_;
     item_ = o.item_;
+    seg_ = o.seg_;
     o.store_ = nullptr;
     o.item_ = nullptr;
+    o.seg_ = nullptr;
   }
   return *this;
 }
 
 NewItem::~NewItem() {
-  if (item_ != nullptr) store_->release_unlinked(item_);
+  if (item_ != nullptr) store_->release_unlinked(item_, seg_);
 }
 
 char* NewItem::value_data() { return item_->value_data(); }
@@ -128,160 +142,96 @@ Lookup Store::Impl::dead_reason(const Item* it, RelTime now) const {
   return Lookup::kHit;
 }
 
-// Takes the bytes first and evicts until the total is back under the limit, so concurrent
-// allocators never jointly overshoot by more than what they are about to evict.
-Item* Store::Impl::alloc_item(size_t nkey, size_t vlen, AllocStatus* status) {
-  void* p = malloc(item_alloc_size(nkey, vlen));
-  if (p == nullptr) {
-    malloc_fails.fetch_add(1, std::memory_order_relaxed);
-    *status = AllocStatus::kNoMemory;
-    return nullptr;
-  }
-  auto* it = static_cast<Item*>(p);
-  auto fp = static_cast<int64_t>(item_footprint(it));
+// Room for an item, with its key and sizes written at once: a segment's compaction walks items
+// by their sizes and hashes their keys, so both must be valid from the moment the bytes are
+// handed out.
+Fresh Store::Impl::alloc_item(std::string_view key, size_t vlen, AllocStatus* status) {
+  const size_t size = item_alloc_size(key.size(), vlen);
   // An item that could not fit even in an empty cache must not wipe the cache trying.
-  if (fp > limit - table_bytes.load(std::memory_order_relaxed)) {
-    free(p);
+  if (static_cast<int64_t>(size) > limit - table_bytes.load(std::memory_order_relaxed)) {
     *status = AllocStatus::kNoMemory;
-    return nullptr;
+    return {};
   }
-  int64_t total = bytes.fetch_add(fp, std::memory_order_relaxed) + fp;
-  if (total > limit && (!st.config_.evict || !evict_until_fits(nullptr))) {
-    bytes.fetch_sub(fp, std::memory_order_relaxed);
-    free(p);
+  Fresh f;
+  char* p = arena.allocate(size, &f.seg, [this](Segment& seg, Keep keep) {
+    return compact(seg, keep);
+  });
+  if (p == nullptr) {
     *status = AllocStatus::kNoMemory;
-    return nullptr;
+    return {};
   }
+  f.it = reinterpret_cast<Item*>(p);
+  f.it->nkey = static_cast<uint8_t>(key.size());
+  f.it->vlen = static_cast<uint32_t>(vlen);
+  f.it->bits = 0;
+  memcpy(f.it->key_data(), key.data(), key.size());
   *status = AllocStatus::kOk;
-  return it;
+  return f;
 }
 
-void Store::Impl::free_item(Item* it) {
-  bytes.fetch_sub(static_cast<int64_t>(item_footprint(it)), std::memory_order_relaxed);
-  free(it);
-}
-
-// Eviction is GCLOCK per shard with a global age check. Each shard's hand walks its slots (hash
-// order), turning down the frequency of items it passes and stopping at the first one at zero:
-// that shard's victim. Two shards are asked for a victim and the older of the two (lower
-// sequence number, i.e. stored longer ago) goes. Without the age check, shards holding few items
-// (large values, small -m) would give up their newest items as readily as their oldest; with it
-// the newest keys survive overfill (tests: store_eviction_test, compat test_memory_limit_flag).
-//
-// With a shard lock already held (`held`), other shards are only try_locked, so two locks are
-// never waited on together. Gives up when no shard has anything left to evict.
-bool Store::Impl::evict_until_fits(Shard* held) {
-  int idle_rounds = 0;
-  while (bytes.load(std::memory_order_relaxed) > limit) {
-    Shard* a = next_nonempty(nullptr);
-    if (a == nullptr) return false;  // everything over the limit is in flight, not in tables
-    Shard* b = next_nonempty(a);
-    const RelTime now = st.clock_.now();
-    uint64_t seq_a = UINT64_MAX, seq_b = UINT64_MAX;
-    bool freed = false;
-    // Dead (expired, flushed) victims are freed at once; live ones are compared by age.
-    auto probe = [&](Shard& s, uint64_t* seq) {
-      size_t i = locked_next_victim(s, now);
-      if (i == SIZE_MAX) return;
-      Item* it = s.table.item_at(i);
-      if (dead_reason(it, now) != Lookup::kHit) {
-        locked_evict_at(s, i, now);
-        freed = true;
-        return;
-      }
-      *seq = it->cas;
-    };
-    with_shard(*a, held, [&] { probe(*a, &seq_a); });
-    if (!freed && b != nullptr) with_shard(*b, held, [&] { probe(*b, &seq_b); });
-    if (!freed) {
-      Shard* victim = seq_b < seq_a ? b : a;
-      if (seq_a == UINT64_MAX && seq_b == UINT64_MAX) victim = nullptr;
-      if (victim != nullptr) {
-        with_shard(*victim, held, [&] {
-          size_t i = locked_next_victim(*victim, now);  // the hand still points at it
-          if (i != SIZE_MAX) {
-            locked_evict_at(*victim, i, now);
-            freed = true;
+// Walks a victim segment's items in order. Dead ones are skipped; expired and flushed ones are
+// unlinked; the ones to keep (every live one with -M; else one read since its last pass, which
+// becomes one step colder, while they fill at most 3/4 of the segment) move down to the front;
+// the rest are evicted. Item sizes and keys never change, so they are read without the lock;
+// everything else is read under the item's shard lock.
+size_t Store::Impl::compact(Segment& seg, Keep keep) {
+  const size_t keep_limit = keep == Keep::kLive   ? seg.cap
+                            : keep == Keep::kHot ? seg.cap / kKeepDenominator * kKeepNumerator
+                                                 : 0;
+  // Dead bytes from here on are the ones in what this pass keeps; its own unlinks don't count.
+  seg.dead.store(0, std::memory_order_relaxed);
+  size_t read = 0, write = 0;
+  while (read < seg.used) {
+    auto* it = reinterpret_cast<Item*>(seg.data + read);
+    const size_t size = it->size();
+    const std::string_view key = it->key();
+    const uint64_t h = hash_key(key);
+    Shard& s = shard_for(h);
+    {
+      std::lock_guard<std::mutex> g(s.mu);
+      if (it->linked()) {
+        const size_t i = s.table.find(key, h);
+        const RelTime now = st.clock_.now();
+        const Lookup why = dead_reason(it, now);
+        if (why != Lookup::kHit) {
+          s.c.reclaimed.add();
+          if (!it->fetched()) s.c.expired_unfetched.add();
+          locked_unlink(s, i, false);
+        } else if (keep == Keep::kLive ||
+                   (keep == Keep::kHot && it->freq() > 0 && write + size <= keep_limit)) {
+          if (keep == Keep::kHot) it->set_freq(static_cast<uint8_t>(it->freq() - 1));
+          if (write != read) {
+            memmove(seg.data + write, it, size);
+            s.table.replace_at(i, reinterpret_cast<Item*>(seg.data + write));
           }
-        });
+          write += size;
+        } else {
+          s.c.evictions.add();
+          if (!it->fetched()) s.c.evicted_unfetched.add();
+          locked_unlink(s, i, false);
+        }
       }
     }
-    if (freed) {
-      idle_rounds = 0;
-    } else if (++idle_rounds > 4 * static_cast<int>(nshards)) {
-      return false;  // every shard we could lock was busy or empty
-    }
+    read += size;
   }
-  return true;
+  return write;
 }
 
-// The next shard after the cursor that holds items (read without its lock: a hint only).
-Store::Shard* Store::Impl::next_nonempty(const Shard* not_this) {
-  for (size_t n = 0; n < nshards; ++n) {
-    size_t idx = evict_cursor.fetch_add(1, std::memory_order_relaxed) & (nshards - 1);
-    Shard& s = st.shards_[idx];
-    if (&s != not_this && s.c.curr_items.get() > 0) return &s;
-  }
-  return nullptr;
-}
-
-template <class F>
-bool Store::Impl::with_shard(Shard& s, Shard* held, F&& f) {
-  if (&s == held) {
-    f();
-    return true;
-  }
-  if (held != nullptr) {
-    if (!s.mu.try_lock()) return false;
-    f();
-    s.mu.unlock();
-    return true;
-  }
-  std::lock_guard<std::mutex> g(s.mu);
-  f();
-  return true;
-}
-
-// Moves the shard's hand to its victim: the first item that is dead or at frequency zero,
-// turning down the frequency of every live item it passes. SIZE_MAX if the shard is empty.
-size_t Store::Impl::locked_next_victim(Shard& s, RelTime now) {
-  SlotTable& t = s.table;
-  if (t.size() == 0) return SIZE_MAX;
-  const size_t cap = t.capacity();
-  for (size_t n = 0; n <= 4 * cap; ++n) {  // four turns bring every frequency to zero
-    size_t i = s.hand & (cap - 1);
-    Item* it = t.item_at(i);
-    if (it != nullptr) {
-      if (dead_reason(it, now) != Lookup::kHit || it->freq() == 0) {
-        s.hand = i;
-        return i;
-      }
-      it->set_freq(static_cast<uint8_t>(it->freq() - 1));
-    }
-    s.hand = i + 1;
-  }
-  return SIZE_MAX;
-}
-
-void Store::Impl::locked_evict_at(Shard& s, size_t i, RelTime now) {
-  Item* it = s.table.item_at(i);
-  if (dead_reason(it, now) != Lookup::kHit) {
-    s.c.reclaimed.add();
-    if (!it->fetched()) s.c.expired_unfetched.add();
-  } else {
-    s.c.evictions.add();
-    if (!it->fetched()) s.c.evicted_unfetched.add();
-  }
-  // The hand stays on i: backward shift may have moved a not-yet-seen item into it.
-  locked_unlink(s, i);
-  free_item(it);
+void Store::Impl::trim_if_over() {
+  if (!over_limit.load(std::memory_order_relaxed)) return;
+  over_limit.store(false, std::memory_order_relaxed);
+  arena.trim([this](Segment& seg, Keep keep) { return compact(seg, keep); });
 }
 
 // ---- Impl: table operations under the shard lock ----
 
-void Store::Impl::locked_unlink(Shard& s, size_t i) {
+void Store::Impl::locked_unlink(Shard& s, size_t i, bool count_dead) {
+  Item* it = s.table.item_at(i);
   s.table.erase_at(i);
+  it->bits = static_cast<uint8_t>(it->bits & ~Item::kLinked);
+  if (count_dead) arena.segment_of(it)->dead.fetch_add(it->size(), std::memory_order_relaxed);
   s.c.curr_items.sub();
+  s.c.item_bytes.sub(it->size());
 }
 
 size_t Store::Impl::locked_find_live(Shard& s, std::string_view key, uint64_t h, RelTime now,
@@ -295,7 +245,6 @@ size_t Store::Impl::locked_find_live(Shard& s, std::string_view key, uint64_t h,
   Lookup r = dead_reason(it, now);
   if (r != Lookup::kHit) {
     locked_unlink(s, i);
-    free_item(it);
     *why = r;
     return SlotTable::kNone;
   }
@@ -303,6 +252,8 @@ size_t Store::Impl::locked_find_live(Shard& s, std::string_view key, uint64_t h,
   return i;
 }
 
+// The table counts against the limit too. It grows under the shard lock, where eviction (which
+// takes other shard locks) cannot run, so the caller trims after unlocking.
 bool Store::Impl::locked_grow(Shard& s) {
   size_t before = s.table.bytes();
   if (!s.table.grow()) {
@@ -311,11 +262,8 @@ bool Store::Impl::locked_grow(Shard& s) {
   }
   auto delta = static_cast<int64_t>(s.table.bytes() - before);
   table_bytes.fetch_add(delta, std::memory_order_relaxed);
-  bytes.fetch_add(delta, std::memory_order_relaxed);
-  s.hand = (s.hand * 2) & (s.table.capacity() - 1);  // about where it was in the old order
-  // The table counts against the limit too; make room now, without blocking on other shards.
-  // With -M the table may overshoot slightly: refusing to index stored items would be worse.
-  if (st.config_.evict && bytes.load(std::memory_order_relaxed) > limit) evict_until_fits(&s);
+  arena.add_external(delta);
+  if (arena.reserved() > limit) over_limit.store(true, std::memory_order_relaxed);
   return true;
 }
 
@@ -325,19 +273,25 @@ bool Store::Impl::locked_link_new(Shard& s, uint64_t h, Item* it) {
     if (s.table.size() + 2 > s.table.capacity()) return false;
   }
   s.table.insert(h, it);
+  it->bits |= Item::kLinked;
   s.c.curr_items.add();
   s.c.total_items.add();
+  s.c.item_bytes.add(it->size());
   return true;
 }
 
 // Puts `it` (same key) in slot i; a rewritten key keeps its earned frequency, not its history
 // of having been read.
-void Store::Impl::locked_replace(Shard& s, size_t i, Item* it, RelTime now) {
+void Store::Impl::locked_replace(Shard& s, size_t i, Item* it) {
   Item* old = s.table.item_at(i);
   it->set_freq(std::max(it->freq(), old->freq()));
+  old->bits = static_cast<uint8_t>(old->bits & ~Item::kLinked);
+  arena.segment_of(old)->dead.fetch_add(old->size(), std::memory_order_relaxed);
+  s.c.item_bytes.sub(old->size());
   s.table.replace_at(i, it);
+  it->bits |= Item::kLinked;
+  s.c.item_bytes.add(it->size());
   s.c.total_items.add();
-  free_item(old);
 }
 
 // ---- Impl: commands ----
@@ -365,11 +319,11 @@ Lookup Store::Impl::access(std::string_view key, bool set_exptime, RelTime expti
   return Lookup::kHit;
 }
 
-StoreResult Store::Impl::concat(Item* add, bool append, uint64_t cas_in, uint64_t* cas_out) {
-  const std::string_view key = add->key();
+StoreResult Store::Impl::concat(Fresh add, bool append, uint64_t cas_in, uint64_t* cas_out) {
+  const std::string_view key = add.it->key();
   const uint64_t h = hash_key(key);
   Shard& s = shard_for(h);
-  Item* out = nullptr;
+  Fresh out;
   StoreResult result = StoreResult::kNotStored;
   for (int round = 0; round < kMaxRetries; ++round) {
     size_t want = 0;
@@ -383,28 +337,26 @@ StoreResult Store::Impl::concat(Item* add, bool append, uint64_t cas_in, uint64_
         result = StoreResult::kExists;
         break;
       }
-      want = size_t{old->vlen} + add->vlen;
-      if (out != nullptr && out->vlen == want && st.size_ok(key.size(), old->flags, want)) {
+      want = size_t{old->vlen} + add.it->vlen;
+      if (out.it != nullptr && out.it->vlen == want && st.size_ok(key.size(), old->flags, want)) {
         // Still the item we sized for: combine and swap it in.
-        RelTime now = st.clock_.now();
-        out->nkey = add->nkey;
-        memcpy(out->key_data(), key.data(), key.size());
-        out->flags = old->flags;
-        out->exptime = old->exptime;
-        char* v = out->value_data();
+        Item* o = out.it;
+        o->flags = old->flags;
+        o->exptime = old->exptime;
+        char* v = o->value_data();
         if (append) {
           memcpy(v, old->value_data(), old->vlen);
-          memcpy(v + old->vlen, add->value_data(), add->vlen);
+          memcpy(v + old->vlen, add.it->value_data(), add.it->vlen);
         } else {
-          memcpy(v, add->value_data(), add->vlen);
-          memcpy(v + add->vlen, old->value_data(), old->vlen);
+          memcpy(v, add.it->value_data(), add.it->vlen);
+          memcpy(v + add.it->vlen, old->value_data(), old->vlen);
         }
-        out->time = now;
-        out->cas = new_cas();
-        out->bits = kInitialFreq;
-        if (cas_out != nullptr) *cas_out = visible_cas(out);
-        locked_replace(s, i, out, now);
-        out = nullptr;
+        o->time = st.clock_.now();
+        o->cas = new_cas();
+        o->bits = 0;
+        if (cas_out != nullptr) *cas_out = visible_cas(o);
+        locked_replace(s, i, o);
+        out.it = nullptr;
         result = StoreResult::kStored;
         break;
       }
@@ -412,40 +364,39 @@ StoreResult Store::Impl::concat(Item* add, bool append, uint64_t cas_in, uint64_
       if (!st.size_ok(key.size(), old->flags, want)) break;
     }
     // Allocate with no lock held, so eviction may visit any shard, then re-check.
-    if (out != nullptr) free_item(out);
+    release(out);
     AllocStatus as;
-    out = alloc_item(key.size(), want, &as);
-    if (out == nullptr) break;
-    out->vlen = static_cast<uint32_t>(want);
+    out = alloc_item(key, want, &as);
+    if (out.it == nullptr) break;
   }
-  if (out != nullptr) free_item(out);
-  free_item(add);
+  release(out);
+  release(add);
+  trim_if_over();
   return result;
 }
 
 // ---- Store ----
 
 Store::Store(const Config& config, const Clock& clock)
-    : config_(config), clock_(clock), impl_(std::make_unique<Impl>(*this)) {
+    : config_(config),
+      clock_(clock),
+      impl_(std::make_unique<Impl>(*this, config.memory_limit, config.evict)) {
   unsigned log2 = std::min(config_.shards_log2, 16u);
   impl_->nshards = size_t{1} << log2;
   impl_->shard_shift = 64 - log2;
   impl_->limit = static_cast<int64_t>(std::min<size_t>(config_.memory_limit, INT64_MAX));
   shards_ = std::make_unique<Shard[]>(impl_->nshards);
   for (size_t i = 0; i < impl_->nshards; ++i) {
-    if (!shards_[i].table.init(kInitialSlotsLog2, log2))
+    if (!shards_[i].table.init(kInitialSlots, log2))
       abort();  // start-up; nothing to fall back to
     auto b = static_cast<int64_t>(shards_[i].table.bytes());
     impl_->table_bytes.fetch_add(b);
-    impl_->bytes.fetch_add(b);
+    impl_->arena.add_external(b);
   }
 }
 
-Store::~Store() {
-  for (size_t i = 0; i < impl_->nshards; ++i) {
-    shards_[i].table.for_each([](Item* it) { free(it); });
-  }
-}
+// Items live in segments, which the arena frees; items own nothing else.
+Store::~Store() = default;
 
 bool Store::size_ok(size_t nkey, uint32_t flags, size_t vlen) const {
   if (vlen > config_.item_size_max || nkey > config_.item_size_max) return false;
@@ -460,22 +411,20 @@ AllocStatus Store::allocate(std::string_view key, uint32_t flags, RelTime exptim
     return AllocStatus::kTooLarge;
   }
   AllocStatus status;
-  Item* it = impl_->alloc_item(key.size(), vlen, &status);
-  if (it == nullptr) return status;
+  Fresh f = impl_->alloc_item(key, vlen, &status);
+  if (f.it == nullptr) return status;
+  Item* it = f.it;
   it->cas = 0;
   it->exptime = exptime;
   it->time = clock_.now();
   it->flags = flags;
-  it->vlen = static_cast<uint32_t>(vlen);
-  it->nkey = static_cast<uint8_t>(key.size());
-  it->bits = 0;
-  memcpy(it->key_data(), key.data(), key.size());
   out->store_ = this;
   out->item_ = it;
+  out->seg_ = f.seg;
   return AllocStatus::kOk;
 }
 
-void Store::release_unlinked(Item* it) { impl_->free_item(it); }
+void Store::release_unlinked(Item* it, Segment* seg) { SegmentArena::abandoned(seg, it->size()); }
 
 StoreResult Store::store(NewItem&& item, Mode mode, uint64_t cas_in, uint64_t* cas_out) {
   return store_meta(std::move(item), mode, cas_in, MetaStoreOptions{}, cas_out);
@@ -483,13 +432,15 @@ StoreResult Store::store(NewItem&& item, Mode mode, uint64_t cas_in, uint64_t* c
 
 StoreResult Store::store_meta(NewItem&& item, Mode mode, uint64_t cas_in,
                               const MetaStoreOptions& opts, uint64_t* cas_out) {
-  Item* it = item.item_;
+  Fresh f{item.item_, item.seg_};
   item.item_ = nullptr;
+  item.seg_ = nullptr;
   item.store_ = nullptr;
-  if (it == nullptr) return StoreResult::kNotStored;
+  if (f.it == nullptr) return StoreResult::kNotStored;
   if (mode == Mode::kAppend || mode == Mode::kPrepend) {
-    return impl_->concat(it, mode == Mode::kAppend, cas_in, cas_out);
+    return impl_->concat(f, mode == Mode::kAppend, cas_in, cas_out);
   }
+  Item* it = f.it;
   const std::string_view key = it->key();
   const uint64_t h = hash_key(key);
   Shard& s = impl_->shard_for(h);
@@ -500,44 +451,44 @@ StoreResult Store::store_meta(NewItem&& item, Mode mode, uint64_t cas_in,
     Lookup why;
     size_t i = impl_->locked_find_live(s, key, h, now, &why);
     const bool found = i != SlotTable::kNone;
+    Item* old = found ? s.table.item_at(i) : nullptr;
     if (mode == Mode::kAdd && found) {
-      Item* old = s.table.item_at(i);
       old->bump_freq();
       update_time(old, now);
       result = StoreResult::kNotStored;
     } else if (mode == Mode::kReplace && !found) {
       result = cas_in != 0 ? StoreResult::kNotFound : StoreResult::kNotStored;
-    } else if (mode == Mode::kReplace && cas_in != 0 &&
-               cas_in != impl_->visible_cas(s.table.item_at(i))) {
+    } else if (mode == Mode::kReplace && cas_in != 0 && cas_in != impl_->visible_cas(old)) {
       result = StoreResult::kExists;  // meta ms MR with C (text replace never passes a CAS)
     } else if (mode == Mode::kCas && !found) {
       result = StoreResult::kNotFound;
-    } else if (mode == Mode::kCas && !(opts.invalidate && cas_in != 0 &&
-                                       cas_in < impl_->visible_cas(s.table.item_at(i))) &&
-               (cas_in == 0 || cas_in != impl_->visible_cas(s.table.item_at(i)))) {
+    } else if (mode == Mode::kCas &&
+               !(opts.invalidate && cas_in != 0 && cas_in < impl_->visible_cas(old)) &&
+               (cas_in == 0 || cas_in != impl_->visible_cas(old))) {
       result = StoreResult::kExists;
     } else {
-      const bool stale = mode == Mode::kCas && cas_in != impl_->visible_cas(s.table.item_at(i));
+      const bool stale = mode == Mode::kCas && cas_in != impl_->visible_cas(old);
       it->time = now;
       it->cas = impl_->new_cas();
       // A stale store (ms I with an older CAS) keeps the old item's win token, so the client
       // that holds it still gets to recache.
-      const uint8_t kept = stale ? (s.table.item_at(i)->bits & Item::kTokenSent) : 0;
-      it->bits = kInitialFreq | kept | (stale ? Item::kStale : 0) |
-                 (opts.key_binary ? Item::kKeyBinary : 0);
+      const uint8_t kept = stale ? (old->bits & Item::kTokenSent) : 0;
+      it->bits = static_cast<uint8_t>(kept | (stale ? Item::kStale : 0) |
+                                      (opts.key_binary ? Item::kKeyBinary : 0));
       if (found) {
-        impl_->locked_replace(s, i, it, now);
+        impl_->locked_replace(s, i, it);
         result = StoreResult::kStored;
       } else {
         result = impl_->locked_link_new(s, h, it) ? StoreResult::kStored : StoreResult::kNoMemory;
       }
       if (result == StoreResult::kStored) {
         if (cas_out != nullptr) *cas_out = impl_->visible_cas(it);
-        it = nullptr;
+        f.it = nullptr;
       }
     }
   }
-  if (it != nullptr) impl_->free_item(it);
+  Impl::release(f);
+  impl_->trim_if_over();
   return result;
 }
 
@@ -554,10 +505,10 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
                        FunctionRef<void(const ItemView&)> visit) {
   if (key.size() > kMaxKey) return Lookup::kMiss;
   // A vivified item is allocated before locking, so eviction may visit any shard.
-  Item* fresh = nullptr;
+  Fresh fresh;
   if (opts.vivify) {
     AllocStatus as;
-    fresh = impl_->alloc_item(key.size(), 0, &as);
+    fresh = impl_->alloc_item(key, 0, &as);
   }
   const uint64_t h = hash_key(key);
   Shard& s = impl_->shard_for(h);
@@ -576,23 +527,20 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
       v.stale = (it->bits & Item::kStale) != 0;
       v.won = !v.token_sent && (v.stale || (opts.recache && it->exptime != 0 &&
                                             it->exptime < opts.recache_before));
-    } else if (fresh != nullptr) {
-      it = fresh;
-      it->nkey = static_cast<uint8_t>(key.size());
-      memcpy(it->key_data(), key.data(), key.size());
-      it->vlen = 0;
+    } else if (fresh.it != nullptr) {
+      it = fresh.it;
       it->flags = 0;
       it->exptime = opts.vivify_ttl;
       it->time = now;
       it->cas = impl_->new_cas();
-      it->bits = kInitialFreq | (opts.key_binary ? Item::kKeyBinary : 0);
+      it->bits = opts.key_binary ? Item::kKeyBinary : 0;
       if (impl_->locked_link_new(s, h, it)) {
-        fresh = nullptr;
+        fresh.it = nullptr;
         v.old_exptime = 0;  // until the N flag applies its ttl, as memcached echoes it
         v.created = v.won = true;
         why = Lookup::kHit;
       } else {
-        it = nullptr;  // no room in the table: a plain miss; fresh is freed below
+        it = nullptr;  // no room in the table: a plain miss
       }
     }
     if (it != nullptr) {
@@ -613,7 +561,8 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
       }
     }
   }
-  if (fresh != nullptr) impl_->free_item(fresh);
+  Impl::release(fresh);
+  impl_->trim_if_over();
   return why;
 }
 
@@ -634,7 +583,6 @@ MetaDeleteResult Store::meta_delete(std::string_view key, const MetaDeleteOption
     return MetaDeleteResult::kDeleted;
   }
   impl_->locked_unlink(s, i);
-  impl_->free_item(it);
   return MetaDeleteResult::kDeleted;
 }
 
@@ -650,9 +598,7 @@ bool Store::remove(std::string_view key) {
   Lookup why;
   size_t i = impl_->locked_find_live(s, key, h, clock_.now(), &why);
   if (i == SlotTable::kNone) return false;
-  Item* it = s.table.item_at(i);
   impl_->locked_unlink(s, i);
-  impl_->free_item(it);
   return true;
 }
 
@@ -663,11 +609,11 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
   if (key.size() > kMaxKey) return DeltaStatus::kNotFound;
   const uint64_t h = hash_key(key);
   Shard& s = impl_->shard_for(h);
-  Item* fresh = nullptr;  // a bigger item allocated on an earlier round
+  Fresh fresh;  // a bigger item allocated on an earlier round
   DeltaStatus status = DeltaStatus::kNoMemory;
   for (int round = 0; round < kMaxRetries; ++round) {
     char buf[24];
-    size_t len;
+    size_t len = 0;
     {
       std::lock_guard<std::mutex> g(s.mu);
       RelTime now = clock_.now();
@@ -703,33 +649,32 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
         status = DeltaStatus::kOk;
         break;
       }
-      if (fresh != nullptr && fresh->vlen == len) {
-        fresh->nkey = it->nkey;
-        memcpy(fresh->key_data(), key.data(), key.size());
-        fresh->flags = it->flags;
-        fresh->exptime = it->exptime;
-        memcpy(fresh->value_data(), buf, len);
-        fresh->time = now;
-        fresh->cas = impl_->new_cas();
-        fresh->bits = kInitialFreq;
+      if (fresh.it != nullptr && fresh.it->vlen == len) {
+        Item* f = fresh.it;
+        f->flags = it->flags;
+        f->exptime = it->exptime;
+        memcpy(f->value_data(), buf, len);
+        f->time = now;
+        f->cas = impl_->new_cas();
+        f->bits = 0;
         *result = v;
-        if (cas_out != nullptr) *cas_out = impl_->visible_cas(fresh);
-        impl_->locked_replace(s, i, fresh, now);
-        fresh = nullptr;
+        if (cas_out != nullptr) *cas_out = impl_->visible_cas(f);
+        impl_->locked_replace(s, i, f);
+        fresh.it = nullptr;
         status = DeltaStatus::kOk;
         break;
       }
     }
-    if (fresh != nullptr) impl_->free_item(fresh);
+    Impl::release(fresh);
     AllocStatus as;
-    fresh = impl_->alloc_item(key.size(), len, &as);
-    if (fresh == nullptr) {
+    fresh = impl_->alloc_item(key, len, &as);
+    if (fresh.it == nullptr) {
       status = DeltaStatus::kNoMemory;
       break;
     }
-    fresh->vlen = static_cast<uint32_t>(len);
   }
-  if (fresh != nullptr) impl_->free_item(fresh);
+  Impl::release(fresh);
+  impl_->trim_if_over();
   return status;
 }
 
@@ -771,7 +716,6 @@ size_t Store::reclaim_expired(size_t budget) {
             s.c.crawler_reclaimed.add();
             if (r == Lookup::kExpired && !it->fetched()) s.c.expired_unfetched.add();
             impl_->locked_unlink(s, i);
-            impl_->free_item(it);
             ++freed;
             continue;  // backward shift may have moved another item into slot i
           }
@@ -790,6 +734,7 @@ size_t Store::reclaim_expired(size_t budget) {
 
 Stats Store::stats() const {
   Stats out;
+  uint64_t item_bytes = 0;
   for (size_t i = 0; i < impl_->nshards; ++i) {
     const ShardCounters& c = shards_[i].c;
     out.curr_items += c.curr_items.get();
@@ -800,11 +745,13 @@ Stats Store::stats() const {
     out.reclaimed += c.reclaimed.get();
     out.crawler_reclaimed += c.crawler_reclaimed.get();
     out.crawler_items_checked += c.crawler_items_checked.get();
+    item_bytes += c.item_bytes.get();
   }
-  out.bytes = static_cast<uint64_t>(std::max<int64_t>(0, impl_->bytes.load()));
+  out.hash_bytes = static_cast<uint64_t>(impl_->table_bytes.load());
+  out.bytes = item_bytes + out.hash_bytes;
+  out.reserved_bytes = static_cast<uint64_t>(std::max<int64_t>(0, impl_->arena.reserved()));
   out.limit_maxbytes = config_.memory_limit;
   out.evicted_active = 0;
-  out.hash_bytes = static_cast<uint64_t>(impl_->table_bytes.load());
   uint64_t slots = out.hash_bytes / sizeof(uint64_t);
   out.hash_power_level = slots == 0 ? 0 : std::bit_width(slots) - 1;
   out.malloc_fails = impl_->malloc_fails.load(std::memory_order_relaxed);

@@ -79,7 +79,8 @@ struct MetaStoreOptions {
   bool key_binary = false;
 };
 
-struct Item;  // opaque; layout in item.h
+struct Item;     // opaque; layout in item.h
+struct Segment;  // where an item's bytes live; segment_arena.h
 
 // An allocated item not yet in the table: the caller fills value_data() and then hands it to
 // Store::store(). Move-only; if dropped unstored, its memory is returned to the store.
@@ -100,22 +101,24 @@ class NewItem {
   friend class Store;
   class Store* store_ = nullptr;
   Item* item_ = nullptr;
+  Segment* seg_ = nullptr;
 };
 
 struct Stats {
   uint64_t curr_items = 0;
   uint64_t total_items = 0;        // items ever linked (reset by stats reset)
-  uint64_t bytes = 0;              // memory items use now, as counted against the limit
+  uint64_t bytes = 0;              // bytes of the stored items (headers, keys, values) + tables
   uint64_t limit_maxbytes = 0;
   uint64_t evictions = 0;
   uint64_t evicted_unfetched = 0;  // evicted without ever being read
-  uint64_t evicted_active = 0;     // always 0: CLOCK never evicts an item it just saw used
+  uint64_t evicted_active = 0;     // always 0: an item read since its last pass is kept
   uint64_t expired_unfetched = 0;  // expired without ever being read
   uint64_t reclaimed = 0;          // expired items whose memory was reused or freed
   uint64_t crawler_reclaimed = 0;  // of those, freed by the background reclaimer
   uint64_t crawler_items_checked = 0;
   uint64_t hash_power_level = 0;   // log2 of all table slots
   uint64_t hash_bytes = 0;         // memory of the tables themselves (counted in the limit)
+  uint64_t reserved_bytes = 0;     // segments + tables: what counts against the limit
   uint64_t malloc_fails = 0;
 };
 
@@ -180,7 +183,7 @@ class Store {
  private:
   friend class NewItem;
   struct Shard;
-  void release_unlinked(Item* it);
+  void release_unlinked(Item* it, Segment* seg);
 
   Config config_;
   const Clock& clock_;

@@ -1,0 +1,241 @@
+// Segments, write heads and the FIFO of sealed segments; see segment_arena.h.
+// Lock order: a head's mutex, then (briefly) the FIFO mutex; the store's compaction callback
+// takes shard locks one at a time and is never called with the FIFO mutex held.
+#include "store/segment_arena.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <bit>
+#include <new>
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MEMSHIELD_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define MEMSHIELD_ASAN 1
+#endif
+#ifdef MEMSHIELD_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
+namespace memshield::store {
+namespace {
+
+// Under AddressSanitizer the unused tail of every segment is poisoned, so a write past an
+// item's end into bytes not yet handed out is caught as if items were separate allocations.
+void poison(void* p, size_t n) {
+#ifdef MEMSHIELD_ASAN
+  ASAN_POISON_MEMORY_REGION(p, n);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
+void unpoison(void* p, size_t n) {
+#ifdef MEMSHIELD_ASAN
+  ASAN_UNPOISON_MEMORY_REGION(p, n);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
+
+constexpr size_t kMinSegment = 16u << 10;
+constexpr size_t kMaxSegment = 1u << 20;
+constexpr size_t kPage = 4096;
+// Give up on one allocation after this many victims (each victim kept at most 3/4 of itself,
+// one frequency step colder, so a real workload never gets near it).
+constexpr int kMaxRounds = 1024;
+
+// A fresh zero-filled mapping of `bytes` aligned to `align` (a power of two >= the page size);
+// the slack around it is unmapped again.
+void* map_aligned(size_t bytes, size_t align) {
+  const size_t span = bytes + align;
+  void* p = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  const auto base = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t start = (base + align - 1) & ~(align - 1);
+  if (start > base) munmap(p, start - base);
+  const uintptr_t end = start + bytes, map_end = base + span;
+  if (map_end > end) munmap(reinterpret_cast<void*>(end), map_end - end);
+  return reinterpret_cast<void*>(start);
+}
+
+}  // namespace
+
+SegmentArena::SegmentArena(size_t limit, bool evict)
+    : limit_(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX))), evict_(evict) {
+  // About 32 segments in the smallest caches, 1 MiB ones from 32 MiB up: few enough partly
+  // filled heads not to matter, big enough that a segment switch is rare.
+  seg_size_ = std::clamp(std::bit_floor(std::max<size_t>(limit / 32, 1)), kMinSegment,
+                         kMaxSegment);
+  nheads_ = std::clamp<size_t>(limit / seg_size_ / 16, 1, kMaxHeads);
+}
+
+SegmentArena::~SegmentArena() {
+  for (Head& h : heads_) {
+    if (h.seg != nullptr) free_segment(h.seg);
+  }
+  while (oldest_ != nullptr) {
+    Segment* s = oldest_;
+    oldest_ = s->next;
+    free_segment(s);
+  }
+}
+
+// The caller has already counted the mapping in reserved_.
+Segment* SegmentArena::new_segment(size_t item_bytes, bool large) {
+  const size_t map_bytes =
+      large ? (sizeof(Segment) + item_bytes + kPage - 1) / kPage * kPage : seg_size_;
+  void* p = map_aligned(map_bytes, seg_size_);
+  if (p == nullptr) return nullptr;
+  auto* s = new (p) Segment;
+  s->data = static_cast<char*>(p) + sizeof(Segment);
+  s->cap = map_bytes - sizeof(Segment);
+  s->map_bytes = map_bytes;
+  s->large = large;
+  poison(s->data, s->cap);
+  return s;
+}
+
+void SegmentArena::free_segment(Segment* s) {
+  const size_t bytes = s->map_bytes;
+  unpoison(s->data, s->cap);
+  reserved_.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
+  s->~Segment();
+  munmap(s, bytes);
+}
+
+void SegmentArena::push_sealed(Segment* s) {
+  std::lock_guard<std::mutex> g(mu_);
+  s->next = nullptr;
+  s->prev = newest_;
+  if (newest_ != nullptr) {
+    newest_->next = s;
+  } else {
+    oldest_ = s;
+  }
+  newest_ = s;
+}
+
+// Takes a victim off the FIFO: with eviction, the oldest segment with nothing pending; without,
+// the one with the most dead bytes, if those are enough to give `need` bytes back (0: a segment
+// that is all dead).
+Segment* SegmentArena::pop_victim(size_t need) {
+  std::lock_guard<std::mutex> g(mu_);
+  Segment* best = nullptr;
+  for (Segment* s = oldest_; s != nullptr; s = s->next) {
+    if (s->pending.load(std::memory_order_acquire) != 0) continue;
+    if (evict_) {
+      best = s;
+      break;
+    }
+    const uint64_t dead = s->dead.load(std::memory_order_relaxed);
+    const bool fits = need == 0 || s->large ? dead >= s->used : dead >= need;
+    if (fits && (best == nullptr || dead > best->dead.load(std::memory_order_relaxed))) best = s;
+  }
+  if (best != nullptr) {
+    (best->prev != nullptr ? best->prev->next : oldest_) = best->next;
+    (best->next != nullptr ? best->next->prev : newest_) = best->prev;
+    best->prev = best->next = nullptr;
+  }
+  return best;
+}
+
+char* SegmentArena::allocate(size_t size, Segment** seg, Compact compact) {
+  if (size > seg_size_ / 2) return allocate_large(size, seg, compact);
+  static std::atomic<unsigned> next_head{0};
+  thread_local unsigned my_head = next_head.fetch_add(1, std::memory_order_relaxed);
+  Head& h = heads_[my_head % nheads_];
+  std::lock_guard<std::mutex> g(h.mu);
+  Segment* s = h.seg;
+  if (s == nullptr || s->used + size > s->cap) {
+    if (s != nullptr) push_sealed(s);
+    h.seg = s = take_segment(size, compact);
+    if (s == nullptr) return nullptr;
+  }
+  char* p = s->data + s->used;
+  unpoison(p, size);
+  s->used += size;
+  s->pending.fetch_add(1, std::memory_order_relaxed);
+  *seg = s;
+  return p;
+}
+
+// A fresh segment if the limit allows, else a victim compacted and reused for the items it kept
+// plus new ones, else nothing.
+Segment* SegmentArena::take_segment(size_t need, Compact compact) {
+  const auto S = static_cast<int64_t>(seg_size_);
+  for (int round = 0; round < kMaxRounds; ++round) {
+    if (reserved_.fetch_add(S, std::memory_order_relaxed) + S <= limit_) {
+      if (Segment* s = new_segment(0, false)) return s;
+      reserved_.fetch_sub(S, std::memory_order_relaxed);
+      return nullptr;
+    }
+    reserved_.fetch_sub(S, std::memory_order_relaxed);
+    Segment* v = pop_victim(need);
+    if (v == nullptr) return nullptr;  // all memory is live (-M), in write heads or in flight
+    // Over the limit (the tables grew): give memory back instead of reusing it.
+    const bool over = reserved() > limit_;
+    const Keep keep = !evict_ ? Keep::kLive : over ? Keep::kNothing : Keep::kHot;
+    const size_t kept = compact(*v, keep);
+    if (v->large || (over && kept == 0)) {
+      if (kept != 0) {
+        push_sealed(v);
+      } else {
+        free_segment(v);
+      }
+      continue;
+    }
+    v->used = kept;
+    poison(v->data + kept, v->cap - kept);
+    if (kept + need <= v->cap) return v;
+    push_sealed(v);
+  }
+  return nullptr;
+}
+
+// Gives back whole segments (oldest first, nothing kept; with -M only all-dead ones) until
+// `bytes` more fit under the limit.
+bool SegmentArena::make_room(int64_t bytes, Compact compact) {
+  for (int round = 0; round < kMaxRounds && reserved() + bytes > limit_; ++round) {
+    Segment* v = pop_victim(0);
+    if (v == nullptr) return false;
+    if (compact(*v, evict_ ? Keep::kNothing : Keep::kLive) != 0) {
+      push_sealed(v);  // something came alive in between (-M): keep looking
+      continue;
+    }
+    free_segment(v);
+  }
+  return reserved() + bytes <= limit_;
+}
+
+char* SegmentArena::allocate_large(size_t size, Segment** seg, Compact compact) {
+  const auto n = static_cast<int64_t>((sizeof(Segment) + size + kPage - 1) / kPage * kPage);
+  if (n > limit_) return nullptr;
+  int round = 0;
+  while (reserved_.fetch_add(n, std::memory_order_relaxed) + n > limit_) {
+    reserved_.fetch_sub(n, std::memory_order_relaxed);
+    if (++round > kMaxRounds || !make_room(n, compact)) return nullptr;
+  }
+  Segment* s = new_segment(size, true);
+  if (s == nullptr) {
+    reserved_.fetch_sub(n, std::memory_order_relaxed);
+    return nullptr;
+  }
+  s->used = size;
+  unpoison(s->data, size);
+  s->pending.store(1, std::memory_order_relaxed);
+  push_sealed(s);
+  *seg = s;
+  return s->data;
+}
+
+void SegmentArena::trim(Compact compact) {
+  if (evict_) make_room(0, compact);
+}
+
+}  // namespace memshield::store
