@@ -15,6 +15,7 @@
 #include "common/hash.h"
 #include "common/itoa.h"
 #include "common/number_parse.h"
+#include "store/frequency_sketch.h"
 #include "store/item.h"
 #include "store/segment_arena.h"
 #include "store/slot_table.h"
@@ -61,6 +62,11 @@ struct Store::Impl {
 
   Store& st;
   SegmentArena arena;
+  FrequencySketch sketch;
+  // Sketch count from which a live item is kept by eviction even if not read since its last
+  // pass; adapts so that a compaction keeps what it may (3/4 of the segment) without wanting
+  // to keep more.
+  std::atomic<uint32_t> keep_threshold{2};
   size_t nshards = 1;
   unsigned shard_shift = 64;
   int64_t limit = 0;
@@ -178,6 +184,8 @@ size_t Store::Impl::compact(Segment& seg, Keep keep) {
   const size_t keep_limit = keep == Keep::kLive   ? seg.cap
                             : keep == Keep::kHot ? seg.cap / kKeepDenominator * kKeepNumerator
                                                  : 0;
+  const uint32_t popular = keep_threshold.load(std::memory_order_relaxed);
+  bool turned_away = false;  // an item worth keeping did not fit under keep_limit
   // Dead bytes from here on are the ones in what this pass keeps; its own unlinks don't count.
   seg.dead.store(0, std::memory_order_relaxed);
   size_t read = 0, write = 0;
@@ -198,8 +206,11 @@ size_t Store::Impl::compact(Segment& seg, Keep keep) {
           if (!it->fetched()) s.c.expired_unfetched.add();
           locked_unlink(s, i, false);
         } else if (keep == Keep::kLive ||
-                   (keep == Keep::kHot && it->freq() > 0 && write + size <= keep_limit)) {
-          if (keep == Keep::kHot) it->set_freq(static_cast<uint8_t>(it->freq() - 1));
+                   (keep == Keep::kHot && (it->freq() > 0 || sketch.estimate(h) >= popular) &&
+                    !(turned_away = turned_away || write + size > keep_limit))) {
+          if (keep == Keep::kHot && it->freq() > 0) {
+            it->set_freq(static_cast<uint8_t>(it->freq() - 1));
+          }
           if (write != read) {
             memmove(seg.data + write, it, size);
             s.table.replace_at(i, reinterpret_cast<Item*>(seg.data + write));
@@ -213,6 +224,13 @@ size_t Store::Impl::compact(Segment& seg, Keep keep) {
       }
     }
     read += size;
+  }
+  if (keep == Keep::kHot && !seg.large) {
+    if (turned_away && popular < 15) {
+      keep_threshold.store(popular + 1, std::memory_order_relaxed);
+    } else if (!turned_away && write < keep_limit / 2 && popular > 1) {
+      keep_threshold.store(popular - 1, std::memory_order_relaxed);
+    }
   }
   return write;
 }
@@ -275,6 +293,11 @@ bool Store::Impl::locked_link_new(Shard& s, uint64_t h, Item* it) {
   s.table.insert(h, it);
   it->bits |= Item::kLinked;
   s.c.curr_items.add();
+  // Shards fill evenly, so one shard's count times the shards tracks the total.
+  if (size_t grown = sketch.fit(s.c.curr_items.get() * nshards)) {
+    arena.add_external(static_cast<int64_t>(grown));
+    table_bytes.fetch_add(static_cast<int64_t>(grown), std::memory_order_relaxed);
+  }
   s.c.total_items.add();
   s.c.item_bytes.add(it->size());
   return true;
@@ -300,6 +323,7 @@ Lookup Store::Impl::access(std::string_view key, bool set_exptime, RelTime expti
                            const FunctionRef<void(const ItemView&)>* visit) {
   if (key.size() > kMaxKey) return Lookup::kMiss;
   uint64_t h = hash_key(key);
+  if (visit != nullptr) sketch.record(h);  // reads, hits and misses alike; not touches
   Shard& s = shard_for(h);
   std::lock_guard<std::mutex> g(s.mu);
   RelTime now = st.clock_.now();
@@ -511,6 +535,7 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
     fresh = impl_->alloc_item(key, 0, &as);
   }
   const uint64_t h = hash_key(key);
+  if (!opts.no_update) impl_->sketch.record(h);
   Shard& s = impl_->shard_for(h);
   Lookup why;
   {
