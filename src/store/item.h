@@ -1,4 +1,5 @@
-// The in-memory layout of one stored item: a 26-byte packed header, then the key, then the value,
+// The in-memory layout of one stored item: a 22-byte packed header, the client flags if not 0,
+// then the key, then the value,
 // appended back to back in a segment (segment_arena.h), so an item costs its bytes and one slot in
 // the table. The value is stored without memcached's trailing CRLF; protocols add it on the way
 // out. Items sit at any byte offset: the header is packed (alignment 1) and read field by field.
@@ -18,10 +19,9 @@ struct Item {
   uint64_t cas;
   RelTime exptime;  // 0 = never
   RelTime time;     // last store, or last access (bumped at most once per kUpdateInterval)
-  uint32_t flags;
-  uint32_t vlen;
+  uint32_t vlen_word;  // value length; kHasFlags: 4 bytes of client flags follow the header
   uint8_t nkey;
-  uint8_t bits;  // kFreqMask: GCLOCK frequency 0..3; kFetched: read at least once; meta bits
+  uint8_t bits;  // kFreqMask: frequency 0..3; kFetched: read at least once; meta bits; kLinked
 
   static constexpr uint8_t kFreqMask = 0x3;
   static constexpr uint8_t kFreqMax = 3;
@@ -34,13 +34,31 @@ struct Item {
   // In the table. Set once when linked, cleared once when unlinked: an item is never relinked,
   // so a segment's compaction can tell dead bytes from live ones.
   static constexpr uint8_t kLinked = 0x40;
+  // Client flags are stored only when non-zero (most clients send 0 for plain bytes). They
+  // never change in an item's life (append/prepend/incr build a new item), so neither does the
+  // layout.
+  static constexpr uint32_t kHasFlags = 0x80000000u;
 
-  char* key_data() { return reinterpret_cast<char*>(this) + sizeof(Item); }
-  const char* key_data() const { return reinterpret_cast<const char*>(this) + sizeof(Item); }
+  // Sizes and flags, written once when the item's bytes are handed out.
+  void init(size_t key_len, size_t value_len, uint32_t client_flags) {
+    nkey = static_cast<uint8_t>(key_len);
+    vlen_word = static_cast<uint32_t>(value_len) | (client_flags != 0 ? kHasFlags : 0);
+    if (client_flags != 0) memcpy(reinterpret_cast<char*>(this) + sizeof(Item), &client_flags, 4);
+  }
+  uint32_t vlen() const { return vlen_word & ~kHasFlags; }
+  bool has_flags() const { return (vlen_word & kHasFlags) != 0; }
+  uint32_t flags() const {
+    uint32_t f = 0;
+    if (has_flags()) memcpy(&f, reinterpret_cast<const char*>(this) + sizeof(Item), 4);
+    return f;
+  }
+  size_t key_offset() const { return sizeof(Item) + (has_flags() ? 4 : 0); }
+  char* key_data() { return reinterpret_cast<char*>(this) + key_offset(); }
+  const char* key_data() const { return reinterpret_cast<const char*>(this) + key_offset(); }
   char* value_data() { return key_data() + nkey; }
   const char* value_data() const { return key_data() + nkey; }
   std::string_view key() const { return {key_data(), nkey}; }
-  std::string_view value() const { return {value_data(), vlen}; }
+  std::string_view value() const { return {value_data(), vlen()}; }
 
   uint8_t freq() const { return bits & kFreqMask; }
   void set_freq(uint8_t f) { bits = static_cast<uint8_t>((bits & ~kFreqMask) | f); }
@@ -49,16 +67,18 @@ struct Item {
   }
   bool fetched() const { return (bits & kFetched) != 0; }
   bool linked() const { return (bits & kLinked) != 0; }
-  size_t size() const { return sizeof(Item) + nkey + vlen; }
+  size_t size() const { return key_offset() + nkey + vlen(); }
 };
 #pragma pack(pop)
 
-static_assert(sizeof(Item) == 26, "item header grew");
+static_assert(sizeof(Item) == 22, "item header grew");
 
 // memcached refreshes an item's access time at most once a minute (ITEM_UPDATE_INTERVAL), which
 // keeps reads from writing a shared cache line every time and decides what flush_all covers.
 inline constexpr RelTime kUpdateInterval = 60;
 
-inline size_t item_alloc_size(size_t nkey, size_t vlen) { return sizeof(Item) + nkey + vlen; }
+inline size_t item_alloc_size(size_t nkey, size_t vlen, uint32_t flags) {
+  return sizeof(Item) + (flags != 0 ? 4 : 0) + nkey + vlen;
+}
 
 }  // namespace memshield::store

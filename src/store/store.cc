@@ -87,7 +87,7 @@ struct Store::Impl {
   uint64_t visible_cas(const Item* it) const { return st.config_.use_cas ? it->cas : 0; }
 
   Lookup dead_reason(const Item* it, RelTime now) const;
-  Fresh alloc_item(std::string_view key, size_t vlen, AllocStatus* status);
+  Fresh alloc_item(std::string_view key, size_t vlen, uint32_t flags, AllocStatus* status);
   static void release(Fresh& f) {
     if (f.it != nullptr) {
       SegmentArena::abandoned(f.seg, f.it->size());
@@ -134,7 +134,7 @@ NewItem::~NewItem() {
 }
 
 char* NewItem::value_data() { return item_->value_data(); }
-size_t NewItem::value_size() const { return item_->vlen; }
+size_t NewItem::value_size() const { return item_->vlen(); }
 
 // ---- Impl: memory ----
 
@@ -151,8 +151,9 @@ Lookup Store::Impl::dead_reason(const Item* it, RelTime now) const {
 // Room for an item, with its key and sizes written at once: a segment's compaction walks items
 // by their sizes and hashes their keys, so both must be valid from the moment the bytes are
 // handed out.
-Fresh Store::Impl::alloc_item(std::string_view key, size_t vlen, AllocStatus* status) {
-  const size_t size = item_alloc_size(key.size(), vlen);
+Fresh Store::Impl::alloc_item(std::string_view key, size_t vlen, uint32_t flags,
+                              AllocStatus* status) {
+  const size_t size = item_alloc_size(key.size(), vlen, flags);
   // An item that could not fit even in an empty cache must not wipe the cache trying.
   if (static_cast<int64_t>(size) > limit - table_bytes.load(std::memory_order_relaxed)) {
     *status = AllocStatus::kNoMemory;
@@ -167,8 +168,7 @@ Fresh Store::Impl::alloc_item(std::string_view key, size_t vlen, AllocStatus* st
     return {};
   }
   f.it = reinterpret_cast<Item*>(p);
-  f.it->nkey = static_cast<uint8_t>(key.size());
-  f.it->vlen = static_cast<uint32_t>(vlen);
+  f.it->init(key.size(), vlen, flags);
   f.it->bits = 0;
   memcpy(f.it->key_data(), key.data(), key.size());
   *status = AllocStatus::kOk;
@@ -295,8 +295,7 @@ bool Store::Impl::locked_link_new(Shard& s, uint64_t h, Item* it) {
   s.c.curr_items.add();
   // Shards fill evenly, so one shard's count times the shards tracks the total.
   if (size_t grown = sketch.fit(s.c.curr_items.get() * nshards)) {
-    arena.add_external(static_cast<int64_t>(grown));
-    table_bytes.fetch_add(static_cast<int64_t>(grown), std::memory_order_relaxed);
+    arena.add_external(static_cast<int64_t>(grown));  // counted in the limit, not hash_bytes
   }
   s.c.total_items.add();
   s.c.item_bytes.add(it->size());
@@ -333,7 +332,7 @@ Lookup Store::Impl::access(std::string_view key, bool set_exptime, RelTime expti
   Item* it = s.table.item_at(i);
   if (set_exptime) it->exptime = exptime;
   if (visit != nullptr) {
-    ItemView v{it->key(), it->value(), it->flags, it->exptime, it->time, visible_cas(it),
+    ItemView v{it->key(), it->value(), it->flags(), it->exptime, it->time, visible_cas(it),
                it->fetched()};
     (*visit)(v);
   }
@@ -351,6 +350,7 @@ StoreResult Store::Impl::concat(Fresh add, bool append, uint64_t cas_in, uint64_
   StoreResult result = StoreResult::kNotStored;
   for (int round = 0; round < kMaxRetries; ++round) {
     size_t want = 0;
+    uint32_t want_flags = 0;
     {
       std::lock_guard<std::mutex> g(s.mu);
       Lookup why;
@@ -361,19 +361,20 @@ StoreResult Store::Impl::concat(Fresh add, bool append, uint64_t cas_in, uint64_
         result = StoreResult::kExists;
         break;
       }
-      want = size_t{old->vlen} + add.it->vlen;
-      if (out.it != nullptr && out.it->vlen == want && st.size_ok(key.size(), old->flags, want)) {
+      want = size_t{old->vlen()} + add.it->vlen();
+      want_flags = old->flags();
+      if (out.it != nullptr && out.it->vlen() == want && out.it->flags() == want_flags &&
+          st.size_ok(key.size(), want_flags, want)) {
         // Still the item we sized for: combine and swap it in.
         Item* o = out.it;
-        o->flags = old->flags;
         o->exptime = old->exptime;
         char* v = o->value_data();
         if (append) {
-          memcpy(v, old->value_data(), old->vlen);
-          memcpy(v + old->vlen, add.it->value_data(), add.it->vlen);
+          memcpy(v, old->value_data(), old->vlen());
+          memcpy(v + old->vlen(), add.it->value_data(), add.it->vlen());
         } else {
-          memcpy(v, add.it->value_data(), add.it->vlen);
-          memcpy(v + add.it->vlen, old->value_data(), old->vlen);
+          memcpy(v, add.it->value_data(), add.it->vlen());
+          memcpy(v + add.it->vlen(), old->value_data(), old->vlen());
         }
         o->time = st.clock_.now();
         o->cas = new_cas();
@@ -385,12 +386,12 @@ StoreResult Store::Impl::concat(Fresh add, bool append, uint64_t cas_in, uint64_
         break;
       }
       // memcached sizes the combination with the old item's flags and fails it as NOT_STORED.
-      if (!st.size_ok(key.size(), old->flags, want)) break;
+      if (!st.size_ok(key.size(), want_flags, want)) break;
     }
     // Allocate with no lock held, so eviction may visit any shard, then re-check.
     release(out);
     AllocStatus as;
-    out = alloc_item(key, want, &as);
+    out = alloc_item(key, want, want_flags, &as);
     if (out.it == nullptr) break;
   }
   release(out);
@@ -435,13 +436,12 @@ AllocStatus Store::allocate(std::string_view key, uint32_t flags, RelTime exptim
     return AllocStatus::kTooLarge;
   }
   AllocStatus status;
-  Fresh f = impl_->alloc_item(key, vlen, &status);
+  Fresh f = impl_->alloc_item(key, vlen, flags, &status);
   if (f.it == nullptr) return status;
   Item* it = f.it;
   it->cas = 0;
   it->exptime = exptime;
   it->time = clock_.now();
-  it->flags = flags;
   out->store_ = this;
   out->item_ = it;
   out->seg_ = f.seg;
@@ -532,7 +532,7 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
   Fresh fresh;
   if (opts.vivify) {
     AllocStatus as;
-    fresh = impl_->alloc_item(key, 0, &as);
+    fresh = impl_->alloc_item(key, 0, 0, &as);
   }
   const uint64_t h = hash_key(key);
   if (!opts.no_update) impl_->sketch.record(h);
@@ -554,7 +554,6 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
                                             it->exptime < opts.recache_before));
     } else if (fresh.it != nullptr) {
       it = fresh.it;
-      it->flags = 0;
       it->exptime = opts.vivify_ttl;
       it->time = now;
       it->cas = impl_->new_cas();
@@ -572,7 +571,7 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
       if (v.won) it->bits |= Item::kTokenSent;
       v.key = it->key();
       v.value = it->value();
-      v.flags = it->flags;
+      v.flags = it->flags();
       v.exptime = it->exptime;
       v.last_access = it->time;
       v.cas = impl_->visible_cas(it);
@@ -639,6 +638,7 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
   for (int round = 0; round < kMaxRetries; ++round) {
     char buf[24];
     size_t len = 0;
+    uint32_t want_flags = 0;
     {
       std::lock_guard<std::mutex> g(s.mu);
       RelTime now = clock_.now();
@@ -654,7 +654,7 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
         break;
       }
       uint64_t v;
-      if (it->vlen == 0 || !parse_u64(it->value(), &v)) {
+      if (it->vlen() == 0 || !parse_u64(it->value(), &v)) {
         status = DeltaStatus::kNonNumeric;
         break;
       }
@@ -664,9 +664,9 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
         v = by > v ? 0 : v - by;
       }
       len = static_cast<size_t>(write_u64(buf, v) - buf);
-      if (len <= it->vlen) {
+      if (len <= it->vlen()) {
         memcpy(it->value_data(), buf, len);
-        memset(it->value_data() + len, ' ', it->vlen - len);
+        memset(it->value_data() + len, ' ', it->vlen() - len);
         it->cas = impl_->new_cas();
         update_time(it, now);
         *result = v;
@@ -674,9 +674,9 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
         status = DeltaStatus::kOk;
         break;
       }
-      if (fresh.it != nullptr && fresh.it->vlen == len) {
+      want_flags = it->flags();
+      if (fresh.it != nullptr && fresh.it->vlen() == len && fresh.it->flags() == want_flags) {
         Item* f = fresh.it;
-        f->flags = it->flags;
         f->exptime = it->exptime;
         memcpy(f->value_data(), buf, len);
         f->time = now;
@@ -692,7 +692,7 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
     }
     Impl::release(fresh);
     AllocStatus as;
-    fresh = impl_->alloc_item(key, len, &as);
+    fresh = impl_->alloc_item(key, len, want_flags, &as);
     if (fresh.it == nullptr) {
       status = DeltaStatus::kNoMemory;
       break;
