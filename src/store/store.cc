@@ -84,7 +84,10 @@ struct Store::Impl {
   // Every store takes the next number, with -C too (flush_all's cut-off uses it). Clients see
   // it as the CAS only when CAS is enabled.
   uint64_t new_cas() { return last_cas.fetch_add(1, std::memory_order_relaxed) + 1; }
-  uint64_t visible_cas(const Item* it) const { return st.config_.use_cas ? it->cas : 0; }
+  uint64_t cas_of(const Item* it) const {
+    return cas_from_low48(it->cas_low48(), last_cas.load(std::memory_order_relaxed));
+  }
+  uint64_t visible_cas(const Item* it) const { return st.config_.use_cas ? cas_of(it) : 0; }
 
   Lookup dead_reason(const Item* it, RelTime now) const;
   Fresh alloc_item(std::string_view key, size_t vlen, uint32_t flags, AllocStatus* status);
@@ -142,7 +145,7 @@ Lookup Store::Impl::dead_reason(const Item* it, RelTime now) const {
   RelTime live = oldest_live.load(std::memory_order_acquire);
   if (live != 0 && live <= now) {
     uint64_t ocas = oldest_cas.load(std::memory_order_relaxed);
-    if (it->time <= live || (ocas != 0 && it->cas != 0 && it->cas < ocas)) return Lookup::kFlushed;
+    if (it->time <= live || (ocas != 0 && cas_of(it) < ocas)) return Lookup::kFlushed;
   }
   if (it->exptime != 0 && it->exptime <= now) return Lookup::kExpired;
   return Lookup::kHit;
@@ -377,7 +380,7 @@ StoreResult Store::Impl::concat(Fresh add, bool append, uint64_t cas_in, uint64_
           memcpy(v + add.it->vlen(), old->value_data(), old->vlen());
         }
         o->time = st.clock_.now();
-        o->cas = new_cas();
+        o->set_cas(new_cas());
         o->bits = 0;
         if (cas_out != nullptr) *cas_out = visible_cas(o);
         locked_replace(s, i, o);
@@ -439,7 +442,7 @@ AllocStatus Store::allocate(std::string_view key, uint32_t flags, RelTime exptim
   Fresh f = impl_->alloc_item(key, vlen, flags, &status);
   if (f.it == nullptr) return status;
   Item* it = f.it;
-  it->cas = 0;
+  it->set_cas(0);
   it->exptime = exptime;
   it->time = clock_.now();
   out->store_ = this;
@@ -493,7 +496,7 @@ StoreResult Store::store_meta(NewItem&& item, Mode mode, uint64_t cas_in,
     } else {
       const bool stale = mode == Mode::kCas && cas_in != impl_->visible_cas(old);
       it->time = now;
-      it->cas = impl_->new_cas();
+      it->set_cas(impl_->new_cas());
       // A stale store (ms I with an older CAS) keeps the old item's win token, so the client
       // that holds it still gets to recache.
       const uint8_t kept = stale ? (old->bits & Item::kTokenSent) : 0;
@@ -556,7 +559,7 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
       it = fresh.it;
       it->exptime = opts.vivify_ttl;
       it->time = now;
-      it->cas = impl_->new_cas();
+      it->set_cas(impl_->new_cas());
       it->bits = opts.key_binary ? Item::kKeyBinary : 0;
       if (impl_->locked_link_new(s, h, it)) {
         fresh.it = nullptr;
@@ -602,7 +605,7 @@ MetaDeleteResult Store::meta_delete(std::string_view key, const MetaDeleteOption
   if (opts.has_cas && opts.cas != impl_->visible_cas(it)) return MetaDeleteResult::kExists;
   if (opts.invalidate) {
     it->bits = static_cast<uint8_t>((it->bits | Item::kStale) & ~Item::kTokenSent);
-    it->cas = impl_->new_cas();
+    it->set_cas(impl_->new_cas());
     if (opts.set_ttl) it->exptime = opts.ttl;
     return MetaDeleteResult::kDeleted;
   }
@@ -667,7 +670,7 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
       if (len <= it->vlen()) {
         memcpy(it->value_data(), buf, len);
         memset(it->value_data() + len, ' ', it->vlen() - len);
-        it->cas = impl_->new_cas();
+        it->set_cas(impl_->new_cas());
         update_time(it, now);
         *result = v;
         if (cas_out != nullptr) *cas_out = impl_->visible_cas(it);
@@ -680,7 +683,7 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
         f->exptime = it->exptime;
         memcpy(f->value_data(), buf, len);
         f->time = now;
-        f->cas = impl_->new_cas();
+        f->set_cas(impl_->new_cas());
         f->bits = 0;
         *result = v;
         if (cas_out != nullptr) *cas_out = impl_->visible_cas(f);

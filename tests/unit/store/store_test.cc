@@ -1,5 +1,6 @@
 // Store semantics against memcached 1.6: the result matrix of every store mode, CAS ids, the
 // size rule, expiry, flush_all, incr/decr, touch, delete, background reclaim and stats.
+#include "store/item.h"
 #include "store/store.h"
 
 #include <gtest/gtest.h>
@@ -456,6 +457,23 @@ TEST_F(StoreTest, BinaryKeysAndValues) {
   EXPECT_EQ(get(s(), key).value, val);
   EXPECT_EQ(get(s(), std::string("a\0c", 3)).result, Lookup::kMiss);
   EXPECT_EQ(get(s(), "a").result, Lookup::kMiss);
+}
+
+}  // namespace
+}  // namespace memshield::store
+
+namespace memshield::store {
+namespace {
+
+// Items keep 48 bits of their CAS; the rest comes from the counter, across 2^48 boundaries.
+TEST(ItemCas, FullValueFromLow48Bits) {
+  constexpr uint64_t k48 = uint64_t{1} << 48;
+  EXPECT_EQ(cas_from_low48(7, 9), 7u);
+  EXPECT_EQ(cas_from_low48(9, 9), 9u);
+  EXPECT_EQ(cas_from_low48(k48 - 3, k48 + 5), k48 - 3);
+  EXPECT_EQ(cas_from_low48(2, k48 + 5), k48 + 2);
+  EXPECT_EQ(cas_from_low48((5 * k48 + 11) & (k48 - 1), 5 * k48 + 40), 5 * k48 + 11);
+  EXPECT_EQ(cas_from_low48(0, 0), 0u);
 }
 
 }  // namespace
