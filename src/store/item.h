@@ -1,5 +1,5 @@
-// The in-memory layout of one stored item: a 20-byte packed header, the client flags if not 0,
-// then the key, then the value,
+// The in-memory layout of one stored item: a 16-byte packed header, the expiry time and client
+// flags when they are not 0, then the key, then the value,
 // appended back to back in a segment (segment_arena.h), so an item costs its bytes and one slot in
 // the table. The value is stored without memcached's trailing CRLF; protocols add it on the way
 // out. Items sit at any byte offset: the header is packed (alignment 1) and read field by field.
@@ -19,9 +19,8 @@ struct Item {
   // The low 48 bits of the CAS (see cas_from_low48): the top 16 are the global counter's.
   uint32_t cas_lo;
   uint16_t cas_hi;
-  RelTime exptime;  // 0 = never
-  RelTime time;     // last store, or last access (bumped at most once per kUpdateInterval)
-  uint32_t vlen_word;  // value length; kHasFlags: 4 bytes of client flags follow the header
+  RelTime time;        // last store, or last access (bumped at most once per kUpdateInterval)
+  uint32_t vlen_word;  // value length; kHasExptime, kHasFlags: optional fields follow
   uint8_t nkey;
   uint8_t bits;  // kFreqMask: frequency 0..3; kFetched: read at least once; meta bits; kLinked
 
@@ -36,25 +35,44 @@ struct Item {
   // In the table. Set once when linked, cleared once when unlinked: an item is never relinked,
   // so a segment's compaction can tell dead bytes from live ones.
   static constexpr uint8_t kLinked = 0x40;
-  // Client flags are stored only when non-zero (most clients send 0 for plain bytes). They
-  // never change in an item's life (append/prepend/incr build a new item), so neither does the
-  // layout.
+  // Optional fields, in this order after the header: the expiry time (4 bytes, present when
+  // the item was stored with one, or got one later by moving to a bigger copy), then the client
+  // flags (4 bytes, present when not 0: most clients send 0 for plain bytes, and flags never
+  // change in an item's life). Values are below 2^30 bytes (-I is at most 1 GiB).
   static constexpr uint32_t kHasFlags = 0x80000000u;
+  static constexpr uint32_t kHasExptime = 0x40000000u;
+  static constexpr uint32_t kFieldBits = kHasFlags | kHasExptime;
 
-  // Sizes and flags, written once when the item's bytes are handed out.
-  void init(size_t key_len, size_t value_len, uint32_t client_flags) {
+  // Sizes and optional fields, written once when the item's bytes are handed out.
+  void init(size_t key_len, size_t value_len, uint32_t client_flags, bool exptime_field) {
     nkey = static_cast<uint8_t>(key_len);
-    vlen_word = static_cast<uint32_t>(value_len) | (client_flags != 0 ? kHasFlags : 0);
-    if (client_flags != 0) memcpy(reinterpret_cast<char*>(this) + sizeof(Item), &client_flags, 4);
+    vlen_word = static_cast<uint32_t>(value_len) | (client_flags != 0 ? kHasFlags : 0) |
+                (exptime_field ? kHasExptime : 0);
+    if (exptime_field) memset(field(0), 0, 4);
+    if (client_flags != 0) memcpy(field(exptime_field ? 4 : 0), &client_flags, 4);
   }
-  uint32_t vlen() const { return vlen_word & ~kHasFlags; }
+  uint32_t vlen() const { return vlen_word & ~kFieldBits; }
   bool has_flags() const { return (vlen_word & kHasFlags) != 0; }
+  bool has_exptime() const { return (vlen_word & kHasExptime) != 0; }
   uint32_t flags() const {
     uint32_t f = 0;
-    if (has_flags()) memcpy(&f, reinterpret_cast<const char*>(this) + sizeof(Item), 4);
+    if (has_flags()) memcpy(&f, field(has_exptime() ? 4 : 0), 4);
     return f;
   }
-  size_t key_offset() const { return sizeof(Item) + (has_flags() ? 4 : 0); }
+  RelTime exptime() const {  // 0 = never
+    RelTime e = 0;
+    if (has_exptime()) memcpy(&e, field(0), 4);
+    return e;
+  }
+  // False when the item has no room for a non-zero expiry time (the store then moves it).
+  bool set_exptime(RelTime e) {
+    if (!has_exptime()) return e == 0;
+    memcpy(field(0), &e, 4);
+    return true;
+  }
+  size_t key_offset() const {
+    return sizeof(Item) + (has_exptime() ? 4 : 0) + (has_flags() ? 4 : 0);
+  }
   char* key_data() { return reinterpret_cast<char*>(this) + key_offset(); }
   const char* key_data() const { return reinterpret_cast<const char*>(this) + key_offset(); }
   char* value_data() { return key_data() + nkey; }
@@ -76,10 +94,16 @@ struct Item {
   bool fetched() const { return (bits & kFetched) != 0; }
   bool linked() const { return (bits & kLinked) != 0; }
   size_t size() const { return key_offset() + nkey + vlen(); }
+
+ private:
+  char* field(size_t off) { return reinterpret_cast<char*>(this) + sizeof(Item) + off; }
+  const char* field(size_t off) const {
+    return reinterpret_cast<const char*>(this) + sizeof(Item) + off;
+  }
 };
 #pragma pack(pop)
 
-static_assert(sizeof(Item) == 20, "item header grew");
+static_assert(sizeof(Item) == 16, "item header grew");
 
 // An item's full CAS from its low 48 bits and the counter's current value: the largest value not
 // above the counter with those low bits. Exact while no live item is 2^48 stores older than the
@@ -94,8 +118,8 @@ inline uint64_t cas_from_low48(uint64_t low48, uint64_t counter) {
 // keeps reads from writing a shared cache line every time and decides what flush_all covers.
 inline constexpr RelTime kUpdateInterval = 60;
 
-inline size_t item_alloc_size(size_t nkey, size_t vlen, uint32_t flags) {
-  return sizeof(Item) + (flags != 0 ? 4 : 0) + nkey + vlen;
+inline size_t item_alloc_size(size_t nkey, size_t vlen, uint32_t flags, bool exptime_field) {
+  return sizeof(Item) + (exptime_field ? 4 : 0) + (flags != 0 ? 4 : 0) + nkey + vlen;
 }
 
 }  // namespace memshield::store

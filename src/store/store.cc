@@ -90,7 +90,9 @@ struct Store::Impl {
   uint64_t visible_cas(const Item* it) const { return st.config_.use_cas ? cas_of(it) : 0; }
 
   Lookup dead_reason(const Item* it, RelTime now) const;
-  Fresh alloc_item(std::string_view key, size_t vlen, uint32_t flags, AllocStatus* status);
+  Fresh alloc_item(std::string_view key, size_t vlen, uint32_t flags, bool exptime_field,
+                   AllocStatus* status);
+  bool relocate_for_exptime(std::string_view key, uint64_t h);
   static void release(Fresh& f) {
     if (f.it != nullptr) {
       SegmentArena::abandoned(f.seg, f.it->size());
@@ -104,7 +106,7 @@ struct Store::Impl {
   void locked_unlink(Shard& s, size_t i, bool count_dead = true);
   size_t locked_find_live(Shard& s, std::string_view key, uint64_t h, RelTime now, Lookup* why);
   bool locked_link_new(Shard& s, uint64_t h, Item* it);
-  void locked_replace(Shard& s, size_t i, Item* it);
+  void locked_replace(Shard& s, size_t i, Item* it, bool counts_as_store = true);
   bool locked_grow(Shard& s);
   Lookup access(std::string_view key, bool set_exptime, RelTime exptime,
                 const FunctionRef<void(const ItemView&)>* visit);
@@ -147,16 +149,20 @@ Lookup Store::Impl::dead_reason(const Item* it, RelTime now) const {
     uint64_t ocas = oldest_cas.load(std::memory_order_relaxed);
     if (it->time <= live || (ocas != 0 && cas_of(it) < ocas)) return Lookup::kFlushed;
   }
-  if (it->exptime != 0 && it->exptime <= now) return Lookup::kExpired;
+  const RelTime exptime = it->exptime();
+  if (exptime != 0 && exptime <= now) return Lookup::kExpired;
   return Lookup::kHit;
 }
 
 // Room for an item, with its key and sizes written at once: a segment's compaction walks items
 // by their sizes and hashes their keys, so both must be valid from the moment the bytes are
 // handed out.
+// With -M the expiry field is always there: moving an item to make room for one could fail
+// for want of memory, and touch must not.
 Fresh Store::Impl::alloc_item(std::string_view key, size_t vlen, uint32_t flags,
-                              AllocStatus* status) {
-  const size_t size = item_alloc_size(key.size(), vlen, flags);
+                              bool exptime_field, AllocStatus* status) {
+  exptime_field = exptime_field || !st.config_.evict;
+  const size_t size = item_alloc_size(key.size(), vlen, flags, exptime_field);
   // An item that could not fit even in an empty cache must not wipe the cache trying.
   if (static_cast<int64_t>(size) > limit - table_bytes.load(std::memory_order_relaxed)) {
     *status = AllocStatus::kNoMemory;
@@ -171,7 +177,7 @@ Fresh Store::Impl::alloc_item(std::string_view key, size_t vlen, uint32_t flags,
     return {};
   }
   f.it = reinterpret_cast<Item*>(p);
-  f.it->init(key.size(), vlen, flags);
+  f.it->init(key.size(), vlen, flags, exptime_field);
   f.it->bits = 0;
   memcpy(f.it->key_data(), key.data(), key.size());
   *status = AllocStatus::kOk;
@@ -307,7 +313,7 @@ bool Store::Impl::locked_link_new(Shard& s, uint64_t h, Item* it) {
 
 // Puts `it` (same key) in slot i; a rewritten key keeps its earned frequency, not its history
 // of having been read.
-void Store::Impl::locked_replace(Shard& s, size_t i, Item* it) {
+void Store::Impl::locked_replace(Shard& s, size_t i, Item* it, bool counts_as_store) {
   Item* old = s.table.item_at(i);
   it->set_freq(std::max(it->freq(), old->freq()));
   old->bits = static_cast<uint8_t>(old->bits & ~Item::kLinked);
@@ -316,7 +322,48 @@ void Store::Impl::locked_replace(Shard& s, size_t i, Item* it) {
   s.table.replace_at(i, it);
   it->bits |= Item::kLinked;
   s.c.item_bytes.add(it->size());
-  s.c.total_items.add();
+  if (counts_as_store) s.c.total_items.add();
+}
+
+// An item stored without an expiry time has no room for one: to give it one (touch, gat, mg T,
+// md I T) it moves to a copy with the field, same CAS, bits and value. Locks only the item's
+// shard, and allocates with no lock held. False when the copy cannot be allocated.
+bool Store::Impl::relocate_for_exptime(std::string_view key, uint64_t h) {
+  Shard& s = shard_for(h);
+  for (int round = 0; round < kMaxRetries; ++round) {
+    uint32_t vlen, flags;
+    {
+      std::lock_guard<std::mutex> g(s.mu);
+      Lookup why;
+      size_t i = locked_find_live(s, key, h, st.clock_.now(), &why);
+      if (i == SlotTable::kNone || s.table.item_at(i)->has_exptime()) return true;
+      vlen = s.table.item_at(i)->vlen();
+      flags = s.table.item_at(i)->flags();
+    }
+    AllocStatus as;
+    Fresh f = alloc_item(key, vlen, flags, true, &as);
+    if (f.it == nullptr) return false;
+    {
+      std::lock_guard<std::mutex> g(s.mu);
+      Lookup why;
+      size_t i = locked_find_live(s, key, h, st.clock_.now(), &why);
+      Item* it = i == SlotTable::kNone ? nullptr : s.table.item_at(i);
+      if (it != nullptr && !it->has_exptime() && it->vlen() == vlen && it->flags() == flags) {
+        f.it->cas_lo = it->cas_lo;
+        f.it->cas_hi = it->cas_hi;
+        f.it->time = it->time;
+        f.it->bits = static_cast<uint8_t>(it->bits & ~Item::kLinked);
+        memcpy(f.it->value_data(), it->value_data(), vlen);
+        locked_replace(s, i, f.it, false);
+        f.it = nullptr;
+      }
+      const bool done = it == nullptr || it->has_exptime() || f.it == nullptr;
+      release(f);
+      if (done) break;
+    }
+  }
+  trim_if_over();
+  return true;
 }
 
 // ---- Impl: commands ----
@@ -327,22 +374,26 @@ Lookup Store::Impl::access(std::string_view key, bool set_exptime, RelTime expti
   uint64_t h = hash_key(key);
   if (visit != nullptr) sketch.record(h);  // reads, hits and misses alike; not touches
   Shard& s = shard_for(h);
-  std::lock_guard<std::mutex> g(s.mu);
-  RelTime now = st.clock_.now();
-  Lookup why;
-  size_t i = locked_find_live(s, key, h, now, &why);
-  if (i == SlotTable::kNone) return why;
-  Item* it = s.table.item_at(i);
-  if (set_exptime) it->exptime = exptime;
-  if (visit != nullptr) {
-    ItemView v{it->key(), it->value(), it->flags(), it->exptime, it->time, visible_cas(it),
-               it->fetched()};
-    (*visit)(v);
+  for (int round = 0; round < kMaxRetries; ++round) {
+    if (round > 0 && !relocate_for_exptime(key, h)) break;
+    std::lock_guard<std::mutex> g(s.mu);
+    RelTime now = st.clock_.now();
+    Lookup why;
+    size_t i = locked_find_live(s, key, h, now, &why);
+    if (i == SlotTable::kNone) return why;
+    Item* it = s.table.item_at(i);
+    if (set_exptime && !it->set_exptime(exptime)) continue;  // no room: move it, then again
+    if (visit != nullptr) {
+      ItemView v{it->key(), it->value(), it->flags(), it->exptime(), it->time, visible_cas(it),
+                 it->fetched()};
+      (*visit)(v);
+    }
+    it->bump_freq();
+    it->bits |= Item::kFetched;
+    update_time(it, now);
+    return Lookup::kHit;
   }
-  it->bump_freq();
-  it->bits |= Item::kFetched;
-  update_time(it, now);
-  return Lookup::kHit;
+  return Lookup::kMiss;  // the bigger copy could not be allocated
 }
 
 StoreResult Store::Impl::concat(Fresh add, bool append, uint64_t cas_in, uint64_t* cas_out) {
@@ -354,6 +405,7 @@ StoreResult Store::Impl::concat(Fresh add, bool append, uint64_t cas_in, uint64_
   for (int round = 0; round < kMaxRetries; ++round) {
     size_t want = 0;
     uint32_t want_flags = 0;
+    bool want_exptime = false;
     {
       std::lock_guard<std::mutex> g(s.mu);
       Lookup why;
@@ -366,11 +418,12 @@ StoreResult Store::Impl::concat(Fresh add, bool append, uint64_t cas_in, uint64_
       }
       want = size_t{old->vlen()} + add.it->vlen();
       want_flags = old->flags();
+      want_exptime = old->has_exptime();
       if (out.it != nullptr && out.it->vlen() == want && out.it->flags() == want_flags &&
-          st.size_ok(key.size(), want_flags, want)) {
+          out.it->has_exptime() == want_exptime && st.size_ok(key.size(), want_flags, want)) {
         // Still the item we sized for: combine and swap it in.
         Item* o = out.it;
-        o->exptime = old->exptime;
+        o->set_exptime(old->exptime());
         char* v = o->value_data();
         if (append) {
           memcpy(v, old->value_data(), old->vlen());
@@ -394,7 +447,7 @@ StoreResult Store::Impl::concat(Fresh add, bool append, uint64_t cas_in, uint64_
     // Allocate with no lock held, so eviction may visit any shard, then re-check.
     release(out);
     AllocStatus as;
-    out = alloc_item(key, want, want_flags, &as);
+    out = alloc_item(key, want, want_flags, want_exptime, &as);
     if (out.it == nullptr) break;
   }
   release(out);
@@ -439,11 +492,11 @@ AllocStatus Store::allocate(std::string_view key, uint32_t flags, RelTime exptim
     return AllocStatus::kTooLarge;
   }
   AllocStatus status;
-  Fresh f = impl_->alloc_item(key, vlen, flags, &status);
+  Fresh f = impl_->alloc_item(key, vlen, flags, exptime != 0, &status);
   if (f.it == nullptr) return status;
   Item* it = f.it;
   it->set_cas(0);
-  it->exptime = exptime;
+  it->set_exptime(exptime);
   it->time = clock_.now();
   out->store_ = this;
   out->item_ = it;
@@ -535,13 +588,14 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
   Fresh fresh;
   if (opts.vivify) {
     AllocStatus as;
-    fresh = impl_->alloc_item(key, 0, 0, &as);
+    fresh = impl_->alloc_item(key, 0, 0, opts.vivify_ttl != 0, &as);
   }
   const uint64_t h = hash_key(key);
   if (!opts.no_update) impl_->sketch.record(h);
   Shard& s = impl_->shard_for(h);
-  Lookup why;
-  {
+  Lookup why = Lookup::kMiss;
+  for (int round = 0; round < kMaxRetries; ++round) {
+    if (round > 0 && !impl_->relocate_for_exptime(key, h)) break;
     std::lock_guard<std::mutex> g(s.mu);
     RelTime now = clock_.now();
     size_t i = impl_->locked_find_live(s, key, h, now, &why);
@@ -549,15 +603,19 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
     ItemView v{};
     if (i != SlotTable::kNone) {
       it = s.table.item_at(i);
-      v.old_exptime = it->exptime;
-      if (opts.set_ttl) it->exptime = opts.ttl;
+      v.old_exptime = it->exptime();
+      if (opts.set_ttl && !it->set_exptime(opts.ttl)) {  // no room: move it, then again
+        why = Lookup::kMiss;
+        continue;
+      }
+      const RelTime exptime = it->exptime();
       v.token_sent = (it->bits & Item::kTokenSent) != 0;
       v.stale = (it->bits & Item::kStale) != 0;
-      v.won = !v.token_sent && (v.stale || (opts.recache && it->exptime != 0 &&
-                                            it->exptime < opts.recache_before));
+      v.won = !v.token_sent &&
+              (v.stale || (opts.recache && exptime != 0 && exptime < opts.recache_before));
     } else if (fresh.it != nullptr) {
       it = fresh.it;
-      it->exptime = opts.vivify_ttl;
+      it->set_exptime(opts.vivify_ttl);
       it->time = now;
       it->set_cas(impl_->new_cas());
       it->bits = opts.key_binary ? Item::kKeyBinary : 0;
@@ -575,7 +633,7 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
       v.key = it->key();
       v.value = it->value();
       v.flags = it->flags();
-      v.exptime = it->exptime;
+      v.exptime = it->exptime();
       v.last_access = it->time;
       v.cas = impl_->visible_cas(it);
       v.fetched = it->fetched();
@@ -587,6 +645,7 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
         update_time(it, now);
       }
     }
+    break;
   }
   Impl::release(fresh);
   impl_->trim_if_over();
@@ -597,20 +656,24 @@ MetaDeleteResult Store::meta_delete(std::string_view key, const MetaDeleteOption
   if (key.size() > kMaxKey) return MetaDeleteResult::kNotFound;
   uint64_t h = hash_key(key);
   Shard& s = impl_->shard_for(h);
-  std::lock_guard<std::mutex> g(s.mu);
-  Lookup why;
-  size_t i = impl_->locked_find_live(s, key, h, clock_.now(), &why);
-  if (i == SlotTable::kNone) return MetaDeleteResult::kNotFound;
-  Item* it = s.table.item_at(i);
-  if (opts.has_cas && opts.cas != impl_->visible_cas(it)) return MetaDeleteResult::kExists;
-  if (opts.invalidate) {
-    it->bits = static_cast<uint8_t>((it->bits | Item::kStale) & ~Item::kTokenSent);
-    it->set_cas(impl_->new_cas());
-    if (opts.set_ttl) it->exptime = opts.ttl;
+  for (int round = 0; round < kMaxRetries; ++round) {
+    if (round > 0 && !impl_->relocate_for_exptime(key, h)) break;
+    std::lock_guard<std::mutex> g(s.mu);
+    Lookup why;
+    size_t i = impl_->locked_find_live(s, key, h, clock_.now(), &why);
+    if (i == SlotTable::kNone) return MetaDeleteResult::kNotFound;
+    Item* it = s.table.item_at(i);
+    if (opts.has_cas && opts.cas != impl_->visible_cas(it)) return MetaDeleteResult::kExists;
+    if (opts.invalidate) {
+      if (opts.set_ttl && !it->set_exptime(opts.ttl)) continue;  // no room: move it, again
+      it->bits = static_cast<uint8_t>((it->bits | Item::kStale) & ~Item::kTokenSent);
+      it->set_cas(impl_->new_cas());
+      return MetaDeleteResult::kDeleted;
+    }
+    impl_->locked_unlink(s, i);
     return MetaDeleteResult::kDeleted;
   }
-  impl_->locked_unlink(s, i);
-  return MetaDeleteResult::kDeleted;
+  return MetaDeleteResult::kNotFound;  // the bigger copy could not be allocated
 }
 
 bool Store::touch(std::string_view key, RelTime exptime) {
@@ -642,6 +705,7 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
     char buf[24];
     size_t len = 0;
     uint32_t want_flags = 0;
+    bool want_exptime = false;
     {
       std::lock_guard<std::mutex> g(s.mu);
       RelTime now = clock_.now();
@@ -678,9 +742,11 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
         break;
       }
       want_flags = it->flags();
-      if (fresh.it != nullptr && fresh.it->vlen() == len && fresh.it->flags() == want_flags) {
+      want_exptime = it->has_exptime();
+      if (fresh.it != nullptr && fresh.it->vlen() == len && fresh.it->flags() == want_flags &&
+          fresh.it->has_exptime() == want_exptime) {
         Item* f = fresh.it;
-        f->exptime = it->exptime;
+        f->set_exptime(it->exptime());
         memcpy(f->value_data(), buf, len);
         f->time = now;
         f->set_cas(impl_->new_cas());
@@ -695,7 +761,7 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
     }
     Impl::release(fresh);
     AllocStatus as;
-    fresh = impl_->alloc_item(key, len, want_flags, &as);
+    fresh = impl_->alloc_item(key, len, want_flags, want_exptime, &as);
     if (fresh.it == nullptr) {
       status = DeltaStatus::kNoMemory;
       break;

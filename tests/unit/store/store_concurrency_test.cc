@@ -194,5 +194,45 @@ TEST(StoreConcurrency, DeltaWithCasIsAtomic) {
   EXPECT_GT(wins.load(), 0u);
 }
 
+// Touches that move items (to make room for an expiry time) race with sets, appends and
+// deletes of the same keys: nothing is lost or duplicated, every read sees a whole value.
+TEST(StoreConcurrency, ExpiryMovesRaceWithWriters) {
+  Clock clock;
+  Config c;
+  c.shards_log2 = 1;
+  c.memory_limit = 4u << 20;
+  Store s(c, clock);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      for (int i = 0; i < 20000; ++i) {
+        std::string key = "k" + std::to_string(rng() % 64);
+        switch (rng() % 4) {
+          case 0:
+            put(s, key, std::string(10, 'a' + t));
+            break;
+          case 1:
+            s.touch(key, (rng() & 1) ? clock.expiry_from_protocol(1000) : 0);
+            break;
+          case 2: {
+            testing::Got g = get(s, key);
+            if (g.result == Lookup::kHit) {
+              ASSERT_EQ(g.value.size() % 10, 0u);
+              ASSERT_EQ(g.value, std::string(g.value.size(), g.value[0]));
+            }
+            break;
+          }
+          default:
+            s.remove(key);
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  Stats st = s.stats();
+  EXPECT_LE(st.curr_items, 64u);
+}
+
 }  // namespace
 }  // namespace memshield::store

@@ -146,6 +146,57 @@ TEST_F(StoreTest, DeltaComparesCas) {
   EXPECT_EQ(s().delta("gone", true, 1, &r, nullptr, c2), DeltaStatus::kNotFound);
 }
 
+// An item stored without an expiry time has no room for one; giving it one moves it to a copy
+// that keeps its value, flags, CAS and read state.
+TEST_F(StoreTest, ExpiryAddedLaterMovesTheItem) {
+  uint64_t cas = 0;
+  ASSERT_EQ(put(s(), "t", "value", Mode::kSet, 7, 0, 0, &cas), StoreResult::kStored);
+  ASSERT_EQ(put(s(), "g", "gv", Mode::kSet, 0, 0), StoreResult::kStored);
+  ASSERT_EQ(put(s(), "m", "mv", Mode::kSet, 0, 0), StoreResult::kStored);
+  ASSERT_EQ(put(s(), "d", "dv", Mode::kSet, 0, 0), StoreResult::kStored);
+  const RelTime exp = clock_.expiry_from_protocol(10);
+  EXPECT_TRUE(s().touch("t", exp));
+  Got t = get(s(), "t");
+  EXPECT_EQ(t.value, "value");
+  EXPECT_EQ(t.flags, 7u);
+  EXPECT_EQ(t.cas, cas);
+  EXPECT_EQ(t.exptime, exp);
+  EXPECT_EQ(s().get_and_touch("g", exp, [](const ItemView& v) { EXPECT_EQ(v.value, "gv"); }),
+            Lookup::kHit);
+  MetaGetOptions mo;
+  mo.set_ttl = true;
+  mo.ttl = exp;
+  EXPECT_EQ(s().meta_get("m", mo, [&](const ItemView& v) { EXPECT_EQ(v.exptime, exp); }),
+            Lookup::kHit);
+  MetaDeleteOptions dopts;
+  dopts.invalidate = dopts.set_ttl = true;
+  dopts.ttl = exp;
+  EXPECT_EQ(s().meta_delete("d", dopts), MetaDeleteResult::kDeleted);
+  EXPECT_EQ(get(s(), "d").exptime, exp);
+  EXPECT_TRUE(s().touch("t", 0));  // back to never: stays in place
+  EXPECT_EQ(get(s(), "t").exptime, 0u);
+  EXPECT_EQ(s().stats().curr_items, 4u);
+  EXPECT_EQ(s().stats().total_items, 4u);  // a move is not a store
+  clock_.advance_for_testing(10);
+  EXPECT_EQ(get(s(), "g").result, Lookup::kExpired);
+  EXPECT_EQ(get(s(), "m").result, Lookup::kExpired);
+  EXPECT_EQ(get(s(), "d").result, Lookup::kExpired);
+  EXPECT_EQ(get(s(), "t").result, Lookup::kHit);
+}
+
+TEST_F(StoreTest, TouchWorksWhenFullWithoutEviction) {
+  Config c;
+  c.memory_limit = 1u << 20;
+  c.evict = false;
+  make(c);
+  int n = 0;
+  while (put(s(), "k" + std::to_string(n), std::string(900, 'v')) == StoreResult::kStored) ++n;
+  ASSERT_GT(n, 500);
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(s().touch("k" + std::to_string(i), clock_.expiry_from_protocol(100))) << i;
+  }
+}
+
 TEST_F(StoreTest, NoCasMeansZero) {
   Config c;
   c.use_cas = false;
@@ -443,7 +494,7 @@ TEST_F(StoreTest, StatsBasics) {
   EXPECT_EQ(st.curr_items, 10000u);
   EXPECT_EQ(st.total_items, 10000u);
   EXPECT_GE(st.hash_power_level, 13u);
-  EXPECT_GT(st.bytes, st.hash_bytes + 10000u * 25);  // 22-byte header, ~5-byte key, value
+  EXPECT_GT(st.bytes, st.hash_bytes + 10000u * 20);  // 16-byte header, ~5-byte key, value
   EXPECT_EQ(st.evictions, 0u);
   for (int i = 0; i < 10000; ++i) ASSERT_TRUE(s().remove("k" + std::to_string(i)));
   st = s().stats();
