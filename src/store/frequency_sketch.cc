@@ -94,7 +94,7 @@ size_t FrequencySketch::fit(size_t items) {
   if (items <= old->words * 8) return 0;
   std::lock_guard<std::mutex> g(resize_mu_);
   old = table_.load(std::memory_order_relaxed);
-  const size_t want = std::bit_ceil(std::max(kMinWords, items / 8 + 1)) * 2;  // room to grow
+  const size_t want = std::bit_ceil(std::max(kMinWords, items / 8 + 1));
   if (want <= old->words) return 0;
   Table* t = make_table(want);
   if (t == nullptr) return 0;  // keep counting in the small one

@@ -39,7 +39,7 @@ TEST(FrequencySketch, GrowsWithTheItems) {
   const size_t grown = s.fit(100000);
   EXPECT_GT(grown, 0u);
   EXPECT_EQ(s.bytes(), before + grown);
-  EXPECT_GE(s.bytes(), 100000u);  // about one byte (two counters) per item, or more
+  EXPECT_GE(s.bytes(), 100000u);  // one byte (two counters) per item, up to two
   EXPECT_EQ(s.fit(100000), 0u);
 }
 
