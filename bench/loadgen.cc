@@ -29,20 +29,15 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
+
 namespace memshield::bench {
 namespace {
 
-constexpr uint64_t kNsPerSec = 1'000'000'000ULL;
 constexpr double kMaxDurationS = 600.0;
 constexpr uint64_t kPrefillTimeoutNs = 600 * kNsPerSec;
 constexpr uint64_t kDrainGraceNs = 2 * kNsPerSec;
 constexpr uint64_t kUnlimited = ~0ULL;
-
-uint64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * kNsPerSec + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Options.
@@ -113,42 +108,6 @@ bool IsLoopback(const std::string& host) {
     return IN6_IS_ADDR_LOOPBACK(&a6);
   }
   return false;
-}
-
-bool ParseU64(const char* s, uint64_t* out) {
-  if (*s == '\0') return false;
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long v = std::strtoull(s, &end, 10);
-  if (errno != 0 || *end != '\0' || *s == '-') return false;
-  *out = v;
-  return true;
-}
-
-bool ParseInt(const char* s, int lo, int hi, int* out) {
-  uint64_t v;
-  if (!ParseU64(s, &v) || v < static_cast<uint64_t>(lo) || v > static_cast<uint64_t>(hi)) {
-    return false;
-  }
-  *out = static_cast<int>(v);
-  return true;
-}
-
-bool ParseDouble(const char* s, double lo, double hi, double* out) {
-  char* end = nullptr;
-  double v = std::strtod(s, &end);
-  if (*s == '\0' || *end != '\0' || !(v >= lo && v <= hi)) return false;
-  *out = v;
-  return true;
-}
-
-int DecimalDigits(uint64_t v) {
-  int n = 1;
-  while (v >= 10) {
-    v /= 10;
-    ++n;
-  }
-  return n;
 }
 
 bool ParseOptions(int argc, char** argv, Options* o) {
@@ -472,18 +431,6 @@ struct Plan {
   uint64_t interval_ns = 0;  // per-connection send interval when --rate is set
   std::unique_ptr<KeyChooser> chooser;
 };
-
-// Writes key `index` as 'k' followed by zero-padded decimal digits, exactly key_size bytes.
-void AppendKey(std::string* out, uint64_t index, int key_size) {
-  size_t at = out->size();
-  out->resize(at + key_size);
-  char* p = out->data() + at;
-  p[0] = 'k';
-  for (int i = key_size - 1; i >= 1; --i) {
-    p[i] = static_cast<char>('0' + index % 10);
-    index /= 10;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // One client connection: an outgoing buffer, an incoming buffer, and a ring of requests

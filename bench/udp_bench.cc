@@ -25,10 +25,11 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
+
 namespace memshield::bench {
 namespace {
 
-constexpr uint64_t kNsPerSec = 1'000'000'000ULL;
 constexpr double kMaxDurationS = 300.0;
 constexpr uint64_t kTcpTimeoutNs = 120 * kNsPerSec;  // prefill and cookie fetches, in all
 constexpr size_t kHeaderSize = 8;
@@ -37,12 +38,6 @@ constexpr uint16_t kCookieMagic = 0x4D53;  // "MS" in the frame header's reserve
 constexpr size_t kMaxDatagram = 1400;      // memcached's UDP_MAX_PAYLOAD_SIZE, header included
 constexpr int kBatch = 32;                 // datagrams per recvmmsg / sendmmsg
 constexpr int kMaxSegments = 1024;         // largest reassembled answer, in datagrams
-
-uint64_t NowNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * kNsPerSec + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 void PutU16(char* p, uint16_t v) {
   p[0] = static_cast<char>(v >> 8);
@@ -97,39 +92,6 @@ void Usage() {
                "                     a server cookie fetched over TCP ('shield cookie')\n"
                "  --seed N           random seed (default 1)\n"
                "  --json             one JSON line instead of the text report\n");
-}
-
-bool ParseU64(const char* s, uint64_t* out) {
-  if (*s == '\0' || *s == '-') return false;
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long v = std::strtoull(s, &end, 10);
-  if (errno != 0 || *end != '\0') return false;
-  *out = v;
-  return true;
-}
-
-bool ParseInt(const char* s, int lo, int hi, int* out) {
-  uint64_t v;
-  if (!ParseU64(s, &v) || v < static_cast<uint64_t>(lo) || v > static_cast<uint64_t>(hi)) {
-    return false;
-  }
-  *out = static_cast<int>(v);
-  return true;
-}
-
-bool ParseDouble(const char* s, double lo, double hi, double* out) {
-  char* end = nullptr;
-  double v = std::strtod(s, &end);
-  if (*s == '\0' || *end != '\0' || !(v >= lo && v <= hi)) return false;
-  *out = v;
-  return true;
-}
-
-int DecimalDigits(uint64_t v) {
-  int n = 1;
-  for (; v >= 10; v /= 10) ++n;
-  return n;
 }
 
 bool ParseOptions(int argc, char** argv, Options* o) {
@@ -207,19 +169,6 @@ bool ParseOptions(int argc, char** argv, Options* o) {
   }
   if (o->tcp_port == 0) o->tcp_port = o->port;
   return true;
-}
-
-// 'k' followed by zero-padded decimal digits, exactly key_size bytes: loadgen.cc's key format,
-// so a server prefilled by either tool serves the other.
-void AppendKey(std::string* out, uint64_t index, int key_size) {
-  size_t at = out->size();
-  out->resize(at + key_size);
-  char* p = out->data() + at;
-  p[0] = 'k';
-  for (int i = key_size - 1; i >= 1; --i) {
-    p[i] = static_cast<char>('0' + index % 10);
-    index /= 10;
-  }
 }
 
 struct SplitMix64 {
