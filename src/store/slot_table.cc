@@ -1,11 +1,13 @@
-// Linear probing with backward-shift deletion; see slot_table.h. The home slot of a stored item
-// is recomputed from its key when needed (deletion, growth) rather than stored, to keep both
-// the slot at 8 bytes and the item header at 26.
+// Robin Hood probing with backward-shift deletion; see slot_table.h. Entries along a probe run
+// are ordered by distance from home (never decreasing by more than one step to the next slot),
+// which is what lets a miss stop early and a deletion shift entries back without looking at
+// their keys.
 #include "store/slot_table.h"
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 #include "common/hash.h"
 
@@ -21,28 +23,19 @@ bool SlotTable::init(size_t capacity, unsigned shard_bits) {
   shard_bits_ = shard_bits;
   cap_ = capacity;
   count_ = 0;
+  max_dist_ = 0;
   return true;
 }
 
-uint64_t SlotTable::encode(Item* it, uint64_t h) {
-  auto p = reinterpret_cast<uintptr_t>(it);
-  // User-space pointers on x86-64 and arm64 fit in 48 bits; if that ever breaks, tagging would
-  // silently corrupt the table, so stop instead.
-  if ((p & ~kPtrMask) != 0) {
-    fprintf(stderr, "memshield: item pointer %p does not fit in 48 bits\n", static_cast<void*>(it));
-    abort();
-  }
-  return p | (uint64_t{tag_of(h)} << kTagShift);
-}
-
-size_t SlotTable::home_of(uint64_t slot) const { return index_of(hash_key(decode(slot)->key())); }
-
 size_t SlotTable::find(std::string_view key, uint64_t h) const {
   const uint64_t tag = tag_of(h);
-  for (size_t i = index_of(h);; i = next(i)) {
-    uint64_t s = slots_[i];
-    if (s == 0) return kNone;
-    if ((s >> kTagShift) == tag) {
+  size_t i = home_of(h);
+  for (unsigned d = 0;; ++d, i = next(i)) {
+    const uint64_t s = slots_[i];
+    // Empty, or an entry closer to its home than we are to ours: the key would have taken
+    // this slot, so it is absent.
+    if (s == 0 || dist_of(s) < d) return kNone;
+    if (dist_of(s) == d && (s >> kTagShift) == tag) {
       const Item* it = decode(s);
       if (it->nkey == key.size() && memcmp(it->key_data(), key.data(), key.size()) == 0) return i;
     }
@@ -53,25 +46,47 @@ void SlotTable::replace_at(size_t i, Item* it) {
   slots_[i] = (slots_[i] & ~kPtrMask) | reinterpret_cast<uintptr_t>(it);
 }
 
+void SlotTable::place(uint64_t h, Item* it) {
+  auto p = reinterpret_cast<uintptr_t>(it);
+  // User-space pointers on x86-64 and arm64 fit in 48 bits; if that ever breaks, the slot
+  // encoding would silently corrupt the table, so stop instead.
+  if ((p & ~kPtrMask) != 0) {
+    fprintf(stderr, "memshield: item pointer %p does not fit in 48 bits\n", static_cast<void*>(it));
+    abort();
+  }
+  // Carry the entry forward; take the slot of any entry nearer its home than the carried one
+  // is to its own, and carry that one on instead.
+  uint64_t carried = make(it, 0, tag_of(h));
+  for (size_t i = home_of(h);; i = next(i)) {
+    const uint64_t s = slots_[i];
+    if (s == 0) {
+      slots_[i] = carried;
+      if (dist_of(carried) > max_dist_) max_dist_ = dist_of(carried);
+      return;
+    }
+    if (dist_of(s) < dist_of(carried)) {
+      slots_[i] = carried;
+      if (dist_of(carried) > max_dist_) max_dist_ = dist_of(carried);
+      carried = s;
+    }
+    // One step further from home (the byte cannot overflow: needs_grow() keeps distances under
+    // kDistLimit, and one insert adds at most a step to the largest).
+    carried += uint64_t{1} << kDistShift;
+  }
+}
+
 void SlotTable::insert(uint64_t h, Item* it) {
-  size_t i = index_of(h);
-  while (slots_[i] != 0) i = next(i);
-  slots_[i] = encode(it, h);
+  place(h, it);
   ++count_;
 }
 
 void SlotTable::erase_at(size_t i) {
   size_t hole = i;
   for (size_t j = next(i);; j = next(j)) {
-    uint64_t s = slots_[j];
-    if (s == 0) break;
-    // The member at j may fill the hole only if the hole lies on its probe path, i.e. its home
-    // is not strictly between the hole and j (cyclically).
-    size_t home = home_of(s);
-    if (distance(home, j) >= distance(hole, j)) {
-      slots_[hole] = s;
-      hole = j;
-    }
+    const uint64_t s = slots_[j];
+    if (s == 0 || dist_of(s) == 0) break;
+    slots_[hole] = s - (uint64_t{1} << kDistShift);
+    hole = j;
   }
   slots_[hole] = 0;
   --count_;
@@ -85,12 +100,9 @@ bool SlotTable::grow() {
   const size_t old_cap = cap_;
   slots_ = ns;
   cap_ = new_cap;
+  max_dist_ = 0;
   for (size_t i = 0; i < old_cap; ++i) {
-    uint64_t s = old[i];
-    if (s == 0) continue;
-    size_t j = index_of(hash_key(decode(s)->key()));
-    while (ns[j] != 0) j = next(j);
-    ns[j] = s;
+    if (Item* it = decode(old[i])) place(hash_key(it->key()), it);
   }
   free(old);
   return true;

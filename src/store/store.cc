@@ -297,7 +297,7 @@ bool Store::Impl::locked_grow(Shard& s) {
 bool Store::Impl::locked_link_new(Shard& s, uint64_t h, Item* it) {
   if (s.table.needs_grow() && !locked_grow(s)) {
     // Without a bigger table we may still fill up to all but one slot (probes must end).
-    if (s.table.size() + 2 > s.table.capacity()) return false;
+    if (!s.table.can_insert()) return false;
   }
   s.table.insert(h, it);
   it->bits |= Item::kLinked;
