@@ -56,7 +56,9 @@ TEST(SlotTable, MatchesAModelThroughGrowth) {
       t.erase_at(i);
       model.erase(m);
     } else if (i == SlotTable::kNone) {
-      if (t.needs_grow()) ASSERT_TRUE(t.grow());
+      if (t.needs_grow()) {
+        ASSERT_TRUE(t.grow());
+      }
       Item* it = items.make(k);
       t.insert(h, it);
       model[k] = it;
