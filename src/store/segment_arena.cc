@@ -73,16 +73,21 @@ SegmentArena::SegmentArena(size_t limit, bool evict)
   seg_size_ = std::clamp(std::bit_floor(std::max<size_t>(limit / 32, 1)), kMinSegment,
                          kMaxSegment);
   nheads_ = std::clamp<size_t>(limit / seg_size_ / 16, 1, kMaxHeads);
+  // A tenth of the segments (S3-FIFO's small queue), at least one.
+  window_target_ = std::max<size_t>(limit / seg_size_ / 10, 1);
 }
 
 SegmentArena::~SegmentArena() {
   for (Head& h : heads_) {
     if (h.seg != nullptr) free_segment(h.seg);
   }
-  while (oldest_ != nullptr) {
-    Segment* s = oldest_;
-    oldest_ = s->next;
-    free_segment(s);
+  if (main_head_.seg != nullptr) free_segment(main_head_.seg);
+  for (Fifo* q : {&window_, &main_}) {
+    while (q->oldest != nullptr) {
+      Segment* s = q->oldest;
+      q->oldest = s->next;
+      free_segment(s);
+    }
   }
 }
 
@@ -109,25 +114,26 @@ void SegmentArena::free_segment(Segment* s) {
   munmap(s, bytes);
 }
 
-void SegmentArena::push_sealed(Segment* s) {
+void SegmentArena::push_sealed(Fifo& q, Segment* s) {
   std::lock_guard<std::mutex> g(mu_);
   s->next = nullptr;
-  s->prev = newest_;
-  if (newest_ != nullptr) {
-    newest_->next = s;
+  s->prev = q.newest;
+  if (q.newest != nullptr) {
+    q.newest->next = s;
   } else {
-    oldest_ = s;
+    q.oldest = s;
   }
-  newest_ = s;
+  q.newest = s;
+  ++q.count;
 }
 
-// Takes a victim off the FIFO: with eviction, the oldest segment with nothing pending; without,
+// Takes a victim off a FIFO: with eviction, the oldest segment with nothing pending; without,
 // the one with the most dead bytes, if those are enough to give `need` bytes back (0: a segment
 // that is all dead).
-Segment* SegmentArena::pop_victim(size_t need) {
+Segment* SegmentArena::pop_victim(Fifo& q, size_t need) {
   std::lock_guard<std::mutex> g(mu_);
   Segment* best = nullptr;
-  for (Segment* s = oldest_; s != nullptr; s = s->next) {
+  for (Segment* s = q.oldest; s != nullptr; s = s->next) {
     if (s->pending.load(std::memory_order_acquire) != 0) continue;
     if (evict_) {
       best = s;
@@ -138,23 +144,26 @@ Segment* SegmentArena::pop_victim(size_t need) {
     if (fits && (best == nullptr || dead > best->dead.load(std::memory_order_relaxed))) best = s;
   }
   if (best != nullptr) {
-    (best->prev != nullptr ? best->prev->next : oldest_) = best->next;
-    (best->next != nullptr ? best->next->prev : newest_) = best->prev;
+    (best->prev != nullptr ? best->prev->next : q.oldest) = best->next;
+    (best->next != nullptr ? best->next->prev : q.newest) = best->prev;
     best->prev = best->next = nullptr;
+    --q.count;
   }
   return best;
 }
 
-char* SegmentArena::allocate(size_t size, Segment** seg, Compact compact) {
-  if (size > seg_size_ / 2) return allocate_large(size, seg, compact);
-  static std::atomic<unsigned> next_head{0};
-  thread_local unsigned my_head = next_head.fetch_add(1, std::memory_order_relaxed);
-  Head& h = heads_[my_head % nheads_];
+// The oldest evictable segment of either queue, the window's first.
+Segment* SegmentArena::pop_any() {
+  Segment* v = pop_victim(window_, 0);
+  return v != nullptr ? v : pop_victim(main_, 0);
+}
+
+char* SegmentArena::bump(Head& h, size_t size, Segment** seg, Compact compact, bool main) {
   std::lock_guard<std::mutex> g(h.mu);
   Segment* s = h.seg;
   if (s == nullptr || s->used + size > s->cap) {
-    if (s != nullptr) push_sealed(s);
-    h.seg = s = take_segment(size, compact);
+    if (s != nullptr) push_sealed(main ? main_ : window_, s);
+    h.seg = s = main ? take_main_segment(size, compact) : take_segment(size, compact);
     if (s == nullptr) return nullptr;
   }
   char* p = s->data + s->used;
@@ -165,26 +174,61 @@ char* SegmentArena::allocate(size_t size, Segment** seg, Compact compact) {
   return p;
 }
 
-// A fresh segment if the limit allows, else a victim compacted and reused for the items it kept
-// plus new ones, else nothing.
-Segment* SegmentArena::take_segment(size_t need, Compact compact) {
+char* SegmentArena::allocate(size_t size, Segment** seg, Compact compact) {
+  if (size > seg_size_ / 2) return allocate_large(size, seg, compact);
+  static std::atomic<unsigned> next_head{0};
+  thread_local unsigned my_head = next_head.fetch_add(1, std::memory_order_relaxed);
+  return bump(heads_[my_head % nheads_], size, seg, compact, false);
+}
+
+char* SegmentArena::allocate_main(size_t size, Segment** seg, Compact compact) {
+  return bump(main_head_, size, seg, compact, true);
+}
+
+// A new mapping if the limit allows one more segment.
+Segment* SegmentArena::fresh_segment() {
   const auto S = static_cast<int64_t>(seg_size_);
+  if (reserved_.fetch_add(S, std::memory_order_relaxed) + S <= limit_) {
+    if (Segment* s = new_segment(0, false)) return s;
+  }
+  reserved_.fetch_sub(S, std::memory_order_relaxed);
+  return nullptr;
+}
+
+// A segment for a window head: a fresh one if the limit allows; else a victim emptied by moving
+// what is worth keeping to the main head: the oldest window segment while the window is over its
+// share (promotion), otherwise the oldest main one; else nothing.
+Segment* SegmentArena::take_segment(size_t need, Compact compact) {
   for (int round = 0; round < kMaxRounds; ++round) {
-    if (reserved_.fetch_add(S, std::memory_order_relaxed) + S <= limit_) {
-      if (Segment* s = new_segment(0, false)) return s;
-      reserved_.fetch_sub(S, std::memory_order_relaxed);
-      return nullptr;
-    }
-    reserved_.fetch_sub(S, std::memory_order_relaxed);
-    Segment* v = pop_victim(need);
-    if (v == nullptr) return nullptr;  // all memory is live (-M), in write heads or in flight
+    if (Segment* s = fresh_segment()) return s;
     // Over the limit (the tables grew): give memory back instead of reusing it.
     const bool over = reserved() > limit_;
-    const Keep keep = !evict_ ? Keep::kLive : over ? Keep::kNothing : Keep::kHot;
+    Segment* v = nullptr;
+    Keep keep = Keep::kLive;
+    if (!evict_) {
+      v = pop_victim(window_, need);
+    } else {
+      bool from_window;
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        from_window = window_.count > window_target_ || main_.count == 0;
+      }
+      v = from_window ? pop_victim(window_, 0) : pop_victim(main_, 0);
+      if (v == nullptr) {
+        from_window = !from_window;
+        v = from_window ? pop_victim(window_, 0) : pop_victim(main_, 0);
+      }
+      if (v == nullptr) return nullptr;
+      keep = over         ? Keep::kNothing
+             : v->large   ? Keep::kHot
+             : from_window ? Keep::kPromote
+                          : Keep::kMoveHot;
+    }
+    if (v == nullptr) return nullptr;  // all memory is live (-M), in write heads or in flight
     const size_t kept = compact(*v, keep);
     if (v->large || (over && kept == 0)) {
       if (kept != 0) {
-        push_sealed(v);
+        push_sealed(large_queue(), v);
       } else {
         free_segment(v);
       }
@@ -193,7 +237,40 @@ Segment* SegmentArena::take_segment(size_t need, Compact compact) {
     v->used = kept;
     poison(v->data + kept, v->cap - kept);
     if (kept + need <= v->cap) return v;
-    push_sealed(v);
+    push_sealed(keep == Keep::kHot ? main_ : window_, v);
+  }
+  return nullptr;
+}
+
+// A segment for the main head: fresh if the limit allows, else a victim compacted in place by
+// main's rule: the oldest window segment while the window is over its share (which is how main
+// grows back to nine tenths), otherwise the oldest main one. Never moves items, so a promotion
+// that lands here cannot start another.
+Segment* SegmentArena::take_main_segment(size_t need, Compact compact) {
+  for (int round = 0; round < kMaxRounds; ++round) {
+    if (Segment* s = fresh_segment()) return s;
+    bool from_window;
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      from_window = window_.count > window_target_ || main_.count == 0;
+    }
+    Segment* v = from_window ? pop_victim(window_, 0) : pop_victim(main_, 0);
+    if (v == nullptr) v = from_window ? pop_victim(main_, 0) : pop_victim(window_, 0);
+    if (v == nullptr) return nullptr;
+    const bool over = reserved() > limit_;
+    const size_t kept = compact(*v, over ? Keep::kNothing : Keep::kHot);
+    if (v->large || (over && kept == 0)) {
+      if (kept != 0) {
+        push_sealed(main_, v);
+      } else {
+        free_segment(v);
+      }
+      continue;
+    }
+    v->used = kept;
+    poison(v->data + kept, v->cap - kept);
+    if (kept + need <= v->cap) return v;
+    push_sealed(main_, v);
   }
   return nullptr;
 }
@@ -202,10 +279,10 @@ Segment* SegmentArena::take_segment(size_t need, Compact compact) {
 // `bytes` more fit under the limit.
 bool SegmentArena::make_room(int64_t bytes, Compact compact) {
   for (int round = 0; round < kMaxRounds && reserved() + bytes > limit_; ++round) {
-    Segment* v = pop_victim(0);
+    Segment* v = pop_any();
     if (v == nullptr) return false;
     if (compact(*v, evict_ ? Keep::kNothing : Keep::kLive) != 0) {
-      push_sealed(v);  // something came alive in between (-M): keep looking
+      push_sealed(window_, v);  // -M: something came alive in between; look on
       continue;
     }
     free_segment(v);
@@ -229,7 +306,7 @@ char* SegmentArena::allocate_large(size_t size, Segment** seg, Compact compact) 
   s->used = size;
   unpoison(s->data, size);
   s->pending.store(1, std::memory_order_relaxed);
-  push_sealed(s);
+  push_sealed(large_queue(), s);
   *seg = s;
   return s->data;
 }

@@ -32,14 +32,17 @@ struct alignas(64) Segment {
   Segment* next = nullptr;
 };
 
-// What a compaction keeps: every live item (-M, where nothing may be evicted), live items read
-// since their last pass (eviction), or nothing (memory is going back to the system).
-enum class Keep : uint8_t { kLive, kHot, kNothing };
+// What a compaction does with the live items it meets. kLive: keeps all (-M, where nothing may be
+// evicted); kHot: keeps, in place, those read since their last pass or popular, one pass colder;
+// kPromote (a window segment) and kMoveHot (a main one): moves those worth keeping to the main
+// head through allocate_main() and drops the rest, leaving the segment empty for new items;
+// kNothing: drops all (memory going back).
+enum class Keep : uint8_t { kLive, kHot, kPromote, kMoveHot, kNothing };
 
 class SegmentArena {
  public:
-  // Compacts a victim in place: moves the items to keep to the front and returns the bytes
-  // they now use.
+  // Compacts a victim: moves the items to keep to its front (or, kPromote, out to the main
+  // queue) and returns the bytes it still uses.
   using Compact = FunctionRef<size_t(Segment&, Keep)>;
 
   SegmentArena(size_t limit, bool evict);
@@ -52,8 +55,11 @@ class SegmentArena {
   }
 
   // Room for `size` bytes, counted as pending in *seg; nullptr when the limit is reached and
-  // nothing can be evicted (or reclaimed, with eviction off).
+  // nothing can be evicted (or reclaimed, with eviction off). New items enter the window queue.
   char* allocate(size_t size, Segment** seg, Compact compact);
+  // Room in the main queue for an item promoted out of a window segment being compacted; makes
+  // room by compacting main segments in place (never promoting), so it does not recurse.
+  char* allocate_main(size_t size, Segment** seg, Compact compact);
   // The item from allocate() is linked, or abandoned (then its bytes are dead).
   static void linked(Segment* seg) { seg->pending.fetch_sub(1, std::memory_order_release); }
   static void abandoned(Segment* seg, size_t bytes) {
@@ -72,13 +78,23 @@ class SegmentArena {
     std::mutex mu;
     Segment* seg = nullptr;
   };
+  struct Fifo {
+    Segment* oldest = nullptr;
+    Segment* newest = nullptr;
+    size_t count = 0;
+  };
   static constexpr size_t kMaxHeads = 4;
 
+  char* bump(Head& h, size_t size, Segment** seg, Compact compact, bool main);
   char* allocate_large(size_t size, Segment** seg, Compact compact);
+  Segment* fresh_segment();
   Segment* take_segment(size_t need, Compact compact);
+  Segment* take_main_segment(size_t need, Compact compact);
   bool make_room(int64_t bytes, Compact compact);
-  Segment* pop_victim(size_t need);
-  void push_sealed(Segment* s);
+  Segment* pop_victim(Fifo& q, size_t need);
+  Segment* pop_any();
+  Fifo& large_queue() { return evict_ ? main_ : window_; }
+  void push_sealed(Fifo& q, Segment* s);
   Segment* new_segment(size_t item_bytes, bool large);
   void free_segment(Segment* s);
 
@@ -86,11 +102,15 @@ class SegmentArena {
   const bool evict_;
   size_t seg_size_;
   size_t nheads_;
-  Head heads_[kMaxHeads];
+  size_t window_target_;  // sealed window segments above which the window is compacted first
+  Head heads_[kMaxHeads];  // write heads of the window queue
+  Head main_head_;         // where promoted items go
   std::atomic<int64_t> reserved_{0};  // segment mappings + external
-  std::mutex mu_;                     // the FIFO
-  Segment* oldest_ = nullptr;
-  Segment* newest_ = nullptr;
+  std::mutex mu_;                     // both FIFOs
+  // New items enter the window; what a window compaction finds read or popular is promoted
+  // to main, the rest leave early (S3-FIFO's small queue, W-TinyLFU's window). Without
+  // eviction (-M) only the window is used. Large items go straight to main.
+  Fifo window_, main_;
 };
 
 }  // namespace memshield::store

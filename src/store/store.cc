@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <thread>
 
 #include "common/counter.h"
 #include "common/hash.h"
@@ -25,9 +26,15 @@ namespace {
 
 constexpr size_t kInitialSlots = 16;
 constexpr size_t kMaxKey = 255;  // nkey is a u8; the protocols cap keys at 250 anyway
-// Append/prepend/incr drop the lock to allocate; if the item keeps changing under them they
-// give up after this many rounds rather than spin.
-constexpr int kMaxRetries = 16;
+// Append/prepend/incr (and moves for an expiry time) drop the lock to allocate and check the
+// item again after; if it keeps changing under them they step aside for the writers that beat
+// them (yield) and give up after this many rounds rather than spin forever.
+constexpr int kMaxRetries = 64;
+constexpr int kYieldAfter = 4;
+
+void back_off(int round) {
+  if (round >= kYieldAfter) std::this_thread::yield();
+}
 // A compaction keeps read items only while they fill at most this share of the segment, so
 // every eviction frees at least a quarter of one.
 constexpr size_t kKeepNumerator = 3, kKeepDenominator = 4;
@@ -102,6 +109,7 @@ struct Store::Impl {
     f = Fresh{};
   }
   size_t compact(Segment& seg, Keep keep);
+  void move_to_main(Shard& s, Item* it, uint64_t h, bool from_window);
   void trim_if_over();
   void locked_unlink(Shard& s, size_t i, bool count_dead = true);
   size_t locked_find_live(Shard& s, std::string_view key, uint64_t h, RelTime now, Lookup* why);
@@ -204,18 +212,22 @@ size_t Store::Impl::compact(Segment& seg, Keep keep) {
     const std::string_view key = it->key();
     const uint64_t h = hash_key(key);
     Shard& s = shard_for(h);
+    bool promote = false;
     {
       std::lock_guard<std::mutex> g(s.mu);
       if (it->linked()) {
         const size_t i = s.table.find(key, h);
         const RelTime now = st.clock_.now();
         const Lookup why = dead_reason(it, now);
+        const bool worth = it->freq() > 0 || sketch.estimate(h) >= popular;
         if (why != Lookup::kHit) {
           s.c.reclaimed.add();
           if (!it->fetched()) s.c.expired_unfetched.add();
           locked_unlink(s, i, false);
+        } else if ((keep == Keep::kPromote || keep == Keep::kMoveHot) && worth) {
+          promote = true;  // moved below, with no lock held while main makes room
         } else if (keep == Keep::kLive ||
-                   (keep == Keep::kHot && (it->freq() > 0 || sketch.estimate(h) >= popular) &&
+                   (keep == Keep::kHot && worth &&
                     !(turned_away = turned_away || write + size > keep_limit))) {
           if (keep == Keep::kHot && it->freq() > 0) {
             it->set_freq(static_cast<uint8_t>(it->freq() - 1));
@@ -232,6 +244,7 @@ size_t Store::Impl::compact(Segment& seg, Keep keep) {
         }
       }
     }
+    if (promote) move_to_main(s, it, h, keep == Keep::kPromote);
     read += size;
   }
   if (keep == Keep::kHot && !seg.large) {
@@ -242,6 +255,41 @@ size_t Store::Impl::compact(Segment& seg, Keep keep) {
     }
   }
   return write;
+}
+
+// Copies an item worth keeping into the main head and points its slot there; if main has no
+// room, it goes; if it changed meanwhile, it is already gone. Promoted from the window, it
+// starts main with no credit (it must be read again to outlive its next pass); moved within
+// main, it is one pass colder.
+void Store::Impl::move_to_main(Shard& s, Item* it, uint64_t h, bool from_window) {
+  const size_t size = it->size();  // the victim is ours alone: its bytes stay put
+  Segment* mseg = nullptr;
+  char* p = arena.allocate_main(size, &mseg, [this](Segment& seg, Keep keep) {
+    return compact(seg, keep);
+  });
+  std::lock_guard<std::mutex> g(s.mu);
+  auto* moved = reinterpret_cast<Item*>(p);
+  // Main segments are walked item by item, so the bytes handed out must hold a whole item
+  // even if it is abandoned.
+  if (p != nullptr) memcpy(p, it, size);
+  if (!it->linked()) {  // deleted or replaced while main made room
+    if (p != nullptr) {
+      moved->bits = static_cast<uint8_t>(moved->bits & ~Item::kLinked);
+      SegmentArena::abandoned(mseg, size);
+    }
+    return;
+  }
+  const size_t i = s.table.find(it->key(), h);
+  if (p == nullptr) {
+    s.c.evictions.add();
+    if (!it->fetched()) s.c.evicted_unfetched.add();
+    locked_unlink(s, i, false);
+    return;
+  }
+  moved->set_freq(from_window || moved->freq() == 0 ? 0 : moved->freq() - 1);
+  it->bits = static_cast<uint8_t>(it->bits & ~Item::kLinked);
+  s.table.replace_at(i, moved);
+  SegmentArena::linked(mseg);
 }
 
 void Store::Impl::trim_if_over() {
@@ -331,6 +379,7 @@ void Store::Impl::locked_replace(Shard& s, size_t i, Item* it, bool counts_as_st
 bool Store::Impl::relocate_for_exptime(std::string_view key, uint64_t h) {
   Shard& s = shard_for(h);
   for (int round = 0; round < kMaxRetries; ++round) {
+    back_off(round);
     uint32_t vlen, flags;
     {
       std::lock_guard<std::mutex> g(s.mu);
@@ -375,6 +424,7 @@ Lookup Store::Impl::access(std::string_view key, bool set_exptime, RelTime expti
   if (visit != nullptr) sketch.record(h);  // reads, hits and misses alike; not touches
   Shard& s = shard_for(h);
   for (int round = 0; round < kMaxRetries; ++round) {
+    back_off(round);
     if (round > 0 && !relocate_for_exptime(key, h)) break;
     std::lock_guard<std::mutex> g(s.mu);
     RelTime now = st.clock_.now();
@@ -403,6 +453,7 @@ StoreResult Store::Impl::concat(Fresh add, bool append, uint64_t cas_in, uint64_
   Fresh out;
   StoreResult result = StoreResult::kNotStored;
   for (int round = 0; round < kMaxRetries; ++round) {
+    back_off(round);
     size_t want = 0;
     uint32_t want_flags = 0;
     bool want_exptime = false;
@@ -595,6 +646,7 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
   Shard& s = impl_->shard_for(h);
   Lookup why = Lookup::kMiss;
   for (int round = 0; round < kMaxRetries; ++round) {
+    back_off(round);
     if (round > 0 && !impl_->relocate_for_exptime(key, h)) break;
     std::lock_guard<std::mutex> g(s.mu);
     RelTime now = clock_.now();
@@ -657,6 +709,7 @@ MetaDeleteResult Store::meta_delete(std::string_view key, const MetaDeleteOption
   uint64_t h = hash_key(key);
   Shard& s = impl_->shard_for(h);
   for (int round = 0; round < kMaxRetries; ++round) {
+    back_off(round);
     if (round > 0 && !impl_->relocate_for_exptime(key, h)) break;
     std::lock_guard<std::mutex> g(s.mu);
     Lookup why;
@@ -702,6 +755,7 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
   Fresh fresh;  // a bigger item allocated on an earlier round
   DeltaStatus status = DeltaStatus::kNoMemory;
   for (int round = 0; round < kMaxRetries; ++round) {
+    back_off(round);
     char buf[24];
     size_t len = 0;
     uint32_t want_flags = 0;
