@@ -57,6 +57,9 @@ def parse_args():
     p.add_argument("--loadgen", help="path to memshield-loadgen")
     p.add_argument("--noop", help="path to memshield-noop")
     p.add_argument("--json-out", help="also write all results to this file")
+    p.add_argument("--connections", type=int, default=0,
+                   help="client connections for the load scenarios (default: each scenario's "
+                        "own, 50); bench/plot.py sweeps it")
     args = p.parse_args()
     for s in args.scenarios:
         if s not in ALL_SCENARIOS:
@@ -65,7 +68,17 @@ def parse_args():
         p.error("--duration must be in (0, 600] and --warmup in [0, 60]")
     if not 1 <= args.repeats <= 20:
         p.error("--repeats must be in [1, 20]")
+    if not 0 <= args.connections <= 10000:
+        p.error("--connections must be in [1, 10000]")
     return args
+
+
+def with_connections(scenario_args, n):
+    """scenario_args with its --connections value replaced by n (unchanged when n is 0)."""
+    out = list(scenario_args)
+    if n:
+        out[out.index("--connections") + 1] = str(n)
+    return out
 
 
 def locate(args):
@@ -164,14 +177,15 @@ def load_scenarios(args, binaries, loadgen):
         rate = args.rate
         for name in names:
             desc, scenario_args = SCENARIOS[name]
-            extra = ""
+            scenario_args = with_connections(scenario_args, args.connections)
+            extra = f" (--connections {args.connections})" if args.connections else ""
             if name == "fixed_rate":
                 if not rate:
                     base = results.get("get90_set10", {})
                     real = [base[k]["ops_per_sec"] for k in base if k != "noop"]
                     rate = round(min(real) * 0.5, -3) if real else 20000
                 scenario_args = scenario_args + ["--rate", str(rate)]
-                extra = f" ({rate:,.0f} req/s; latency from intended send time)"
+                extra += f" ({rate:,.0f} req/s; latency from intended send time)"
             runs = {kind: [] for kind in servers}
             order = list(servers)
             for rep in range(args.repeats):

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages memshield needs: `deps.sh build` for building and running the
 # server, `deps.sh test` adds the test suites' reference server, clients in five languages and
-# twemproxy, plus the one npm client (memjs, locked in tests/integration/clients). Only calls
+# twemproxy, plus the one npm client (memjs, locked in tests/integration/clients); `deps.sh
+# bench` adds what bench/ needs (matplotlib for bench/plot.py). Only calls
 # apt-get or npm when something is missing, so repeated runs cost nothing.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
-build_pkgs=(g++ cmake make libxxhash-dev libssl-dev)
+build_pkgs=(g++ cmake make pkg-config libxxhash-dev libssl-dev libseccomp-dev)
 test_pkgs=(libgtest-dev libbenchmark-dev memcached python3 python3-pytest python3-pymemcache
-           python3-pylibmc libmemcached-tools iproute2 procps
+           python3-pylibmc libmemcached-tools iproute2 procps openssl
            libcache-memcached-fast-perl ruby ruby-dalli php-cli php-memcached nutcracker
            libclang-rt-14-dev sasl2-bin libsasl2-modules libsasl2-modules-db)
 # Node.js: Debian's nodejs and npm, unless a node with its own npm is already installed (the
@@ -17,6 +18,9 @@ command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)
 
 pkgs=("${build_pkgs[@]}")
 if [[ "${1:-build}" == "test" ]]; then pkgs+=("${test_pkgs[@]}"); fi
+# `deps.sh bench`: the side-by-side scripts' reference server and bench/plot.py's matplotlib.
+bench_pkgs=(libbenchmark-dev memcached python3 python3-matplotlib)
+if [[ "${1:-build}" == "bench" ]]; then pkgs+=("${bench_pkgs[@]}"); fi
 
 missing=()
 for p in "${pkgs[@]}"; do

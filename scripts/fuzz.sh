@@ -4,7 +4,8 @@
 # seconds (default 30) from its checked-in seed corpus. New corpus entries and crash artifacts go
 # to a temporary directory, never into the repository. Exits non-zero on any crash.
 #   scripts/fuzz.sh [seconds-per-target]   env: FUZZ_BUILD_DIR, FUZZ_JOBS (targets at once),
-#                                               FUZZ_TARGETS (space-separated subset), FUZZ_OUT
+#                                               FUZZ_TARGETS (space-separated subset), FUZZ_OUT,
+#                                               FUZZ_RUNS (also stop after this many executions)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-30}
@@ -34,6 +35,7 @@ run_one() {
   fi
   # protocol words, for the text-based targets
   [[ $t != udp_frame_fuzz && $t != binary_parser_fuzz ]] && dict=(-dict=tests/fuzz/text.dict)
+  [[ -n ${FUZZ_RUNS:-} ]] && dict+=(-runs="$FUZZ_RUNS")
   if "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 -print_final_stats=1 \
       -artifact_prefix="$out/$t/artifacts/" "${dict[@]}" "$out/$t/corpus" \
       "tests/fuzz/corpus/$t" >"$out/$t/fuzz.log" 2>&1; then

@@ -7,4 +7,7 @@ scripts/deps.sh build
 cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DMEMSHIELD_BUILD_TESTS=OFF \
   -DMEMSHIELD_BUILD_BENCH=OFF >/dev/null
 cmake --build build-release -j"$(nproc)" --target memshield
-exec build-release/bin/memshield -p 11211 "$@"
+# As root, memshield (like memcached) needs -u: switch to nobody after binding unless told.
+user=()
+if [[ $(id -u) -eq 0 && " $* " != *" -u "* && " $* " != *" --user"* ]]; then user=(-u nobody); fi
+exec build-release/bin/memshield -p 11211 "${user[@]}" "$@"

@@ -16,7 +16,9 @@ if command -v clang++ >/dev/null; then scripts/fuzz.sh 20; fi
 
 # The unit and integration suites again, built with AddressSanitizer + UndefinedBehaviorSanitizer
 # (build-asan). Every report goes to a file under $asan/sanitizer-logs and any file there fails
-# the run, so a report from a server process the tests kill is not lost. SANITIZE=0 skips it.
+# the run. The tests stop servers with SIGTERM, so LeakSanitizer checks each memshield's exit;
+# the integration fixtures also fail the test during which a report appears or a server exits
+# non-zero (tests/integration/procutil.py). SANITIZE=0 skips it.
 if [[ "${SANITIZE:-1}" != 0 ]]; then
   asan=${ASAN_BUILD_DIR:-build-asan}
   cmake -S . -B "$asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMSHIELD_SANITIZE=ON \

@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include <string>
 #include <string_view>
 
 #include "common/clock.h"
@@ -25,6 +26,11 @@ class Hooks {
   virtual void shield(std::string_view args, const sockaddr_storage* peer, OutBuffer& out) = 0;
   // -S: whether the binary protocol's SASL PLAIN credentials are valid. Default: nobody's are.
   virtual bool check_password(std::string_view user, std::string_view password) { return false; }
+  // `refresh_certs`: reloads the TLS certificates. False with the line to answer (no CRLF).
+  virtual bool refresh_certs(std::string* error) {
+    *error = "Error TLS not enabled";
+    return false;
+  }
 };
 
 struct Options {

@@ -329,6 +329,15 @@ void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
     case Cmd::kShield:
       ctx_.hooks->shield(req.args, peer_, out);
       break;
+    case Cmd::kRefreshCerts: {
+      std::string error;
+      if (ctx_.hooks->refresh_certs(&error)) {
+        reply(out, "OK");
+      } else {
+        out.append(error + "\r\n");  // memcached sends its errors even with noreply
+      }
+      break;
+    }
     case Cmd::kReply:
       reply(out, req.reply);
       break;

@@ -7,11 +7,14 @@
 
 namespace memshield::net {
 
+class SecureChannelFactory;
+
 struct ListenSocket {
   int fd = -1;
   std::string address;   // "tcp:127.0.0.1:11211", "unix:/tmp/m.sock"
   bool loopback = true;  // false if reachable from other hosts
   bool udp = false;
+  SecureChannelFactory* secure = nullptr;  // set: connections accepted here speak TLS
 };
 
 struct ListenResult {

@@ -16,6 +16,7 @@ struct WorkerStats {
   Counter conn_yields;
   Counter read_buf_count;  // connections holding a private read buffer now
   Counter read_buf_bytes;
+  Counter ssl_handshake_errors;  // TLS handshakes that failed (plaintext clients included)
 
   void reset() {
     total_connections.reset();
@@ -23,6 +24,7 @@ struct WorkerStats {
     bytes_read.reset();
     bytes_written.reset();
     conn_yields.reset();
+    ssl_handshake_errors.reset();
   }
 };
 

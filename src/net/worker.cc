@@ -26,6 +26,8 @@ constexpr int kAcceptBatch = 64;
 constexpr int kMaxIov = 64;
 constexpr int kUdpBatch = 16;
 constexpr size_t kUdpMaxDatagram = 65536;
+constexpr int kTlsReadRounds = 4;  // buffer fills per readiness event while TLS holds more
+constexpr unsigned char kTlsHandshakeRecord = 0x16;  // first byte of every TLS ClientHello
 
 std::string peer_name(const sockaddr_storage& sa, const std::string& listen_address) {
   char host[INET6_ADDRSTRLEN] = "?";
@@ -48,6 +50,7 @@ struct Worker::Handle {
   int fd = -1;
   std::string address;
   Connection* conn = nullptr;
+  SecureChannelFactory* secure = nullptr;  // kListen: wrap accepted connections (TLS)
 };
 
 struct Worker::Connection {
@@ -61,6 +64,14 @@ struct Worker::Connection {
   bool closing = false;
   std::atomic<RelTime> last_active{0};
   RelTime request_started = 0;  // when the request now arriving began; 0 = between requests
+  // TLS (null: plaintext; every TLS step is behind one test of this pointer).
+  std::unique_ptr<SecureChannel> tls;
+  bool tls_sniffed = false;        // the first byte looked like a TLS handshake
+  bool tls_ready = false;          // handshake finished
+  bool tls_hs_write = false;       // the handshake waits for the socket to be writable
+  bool tls_read_blocked = false;   // a read waits for the socket to be writable
+  bool tls_write_blocked = false;  // a write waits for the socket to be readable
+  std::string tls_peer;            // the peer's address, for the handshake failure log
 };
 
 Worker::Worker(const WorkerConfig& config, const std::vector<ListenSocket>& listeners,
@@ -100,6 +111,7 @@ void Worker::start() {
     h->kind = ls.udp ? Handle::kUdp : Handle::kListen;
     h->fd = ls.fd;
     h->address = ls.address;
+    h->secure = ls.udp ? nullptr : ls.secure;
     epoll_event lev{};
     lev.events = EPOLLIN | EPOLLEXCLUSIVE;  // wake one worker per new connection or datagram
     lev.data.ptr = h.get();
@@ -139,7 +151,7 @@ void Worker::run() {
         case Handle::kWake:
           break;
         case Handle::kListen:
-          accept_from(h->fd, h->address);
+          accept_from(*h);
           break;
         case Handle::kUdp:
           receive_datagrams(h->fd);
@@ -180,14 +192,17 @@ void Worker::sweep_timeouts() {
     }
     if (config_.request_timeout > 0 && c->request_started != 0 &&
         now - c->request_started >= static_cast<RelTime>(config_.request_timeout)) {
-      MS_LOG(1, "<%d closing connection: request incomplete after %d s", c->fd,
+      MS_LOG(1, "<%d closing connection: %s incomplete after %d s", c->fd,
+             c->tls != nullptr && !c->tls_ready ? "TLS handshake" : "request",
              config_.request_timeout);
       close_connection(c);
     }
   }
 }
 
-void Worker::accept_from(int listen_fd, const std::string& listen_address) {
+void Worker::accept_from(const Handle& listener) {
+  const int listen_fd = listener.fd;
+  const std::string& listen_address = listener.address;
   for (int i = 0; i < kAcceptBatch; ++i) {
     sockaddr_storage sa{};
     socklen_t len = sizeof(sa);
@@ -217,13 +232,30 @@ void Worker::accept_from(int listen_fd, const std::string& listen_address) {
       int one = 1;
       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     }
+    std::unique_ptr<SecureChannel> tls;
+    if (listener.secure != nullptr) {
+      tls = listener.secure->wrap(fd);
+      if (tls == nullptr) {
+        limit_.current.fetch_sub(1, std::memory_order_relaxed);
+        stats_.ssl_handshake_errors.add();
+        MS_WARN_RATELIMITED(1, "could not set up TLS for a new connection on %s",
+                            listen_address.c_str());
+        close(fd);
+        continue;
+      }
+    }
     auto* c = new Connection;
     c->fd = fd;
     c->handle.kind = Handle::kConn;
     c->handle.fd = fd;
     c->handle.conn = c;
     c->last_active.store(clock_.now(), std::memory_order_relaxed);
+    if (tls != nullptr) {
+      c->tls = std::move(tls);
+      c->request_started = clock_.now();  // --request-timeout covers the handshake too
+    }
     PeerInfo peer{fd, sa, config_.index, peer_name(sa, listen_address), listen_address};
+    if (c->tls != nullptr) c->tls_peer = peer.address;
     c->session = factory_.create(peer);
     if (connections_.size() <= static_cast<size_t>(fd)) connections_.resize(fd + 1, nullptr);
     connections_[fd] = c;
@@ -287,6 +319,10 @@ void Worker::receive_datagrams(int fd) {
 }
 
 void Worker::on_readable(Connection* c) {
+  if (c->tls != nullptr) {
+    tls_readable(c);
+    return;
+  }
   if (c->closing) {
     // Waiting to finish writing; the peer's further input is not wanted.
     ssize_t n = read(c->fd, scratch_.get(), kScratchSize);
@@ -362,6 +398,7 @@ void Worker::drive(Connection* c, const char* data, size_t len, bool from_scratc
 }
 
 bool Worker::flush(Connection* c) {
+  if (c->tls != nullptr) return tls_flush(c);
   while (!c->out.empty()) {
     iovec iov[kMaxIov];
     int cnt = c->out.fill_iov(iov, kMaxIov);
@@ -387,10 +424,28 @@ bool Worker::flush(Connection* c) {
 }
 
 void Worker::on_writable(Connection* c) {
+  const int fd = c->fd;
+  if (c->tls != nullptr) {
+    if (!c->tls_ready) {
+      tls_handshake(c);
+      return;
+    }
+    if (c->tls_read_blocked) {
+      c->tls_read_blocked = false;
+      tls_readable(c);
+      if (connections_[fd] != c) return;
+    }
+  }
   if (!flush(c)) return;
   // Output drained below the mark: resume requests that were held back for back-pressure.
   if (c->in_len > 0 && !c->closing && c->out.size() <= config_.out_high_water) {
     drive(c, c->in.data(), c->in_len, false);
+    if (connections_[fd] != c) return;
+  }
+  // Decrypted input TLS kept while reading was paused: epoll will not report it.
+  if (c->tls != nullptr && !c->closing && c->out.size() <= config_.out_high_water &&
+      c->tls->pending()) {
+    tls_readable(c);
   }
 }
 
@@ -399,6 +454,10 @@ void Worker::update_interest(Connection* c) {
   if (!c->closing && c->out.size() <= config_.out_high_water) want |= EPOLLIN;
   if (!c->out.empty()) want |= EPOLLOUT;
   if (c->closing) want |= EPOLLIN;  // notice the peer going away
+  if (c->tls != nullptr) {
+    if (c->tls_hs_write || c->tls_read_blocked) want |= EPOLLOUT;
+    if (c->tls_write_blocked) want |= EPOLLIN;
+  }
   if (want == c->events) return;
   c->events = want;
   epoll_event ev{};
@@ -411,10 +470,178 @@ void Worker::close_connection(Connection* c) {
   epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
   registry_.remove(c->fd);
   connections_[c->fd] = nullptr;
+  if (c->tls != nullptr) c->tls->shutdown();
   close(c->fd);
   limit_.current.fetch_sub(1, std::memory_order_relaxed);
   MS_LOG(2, "<%d connection closed.", c->fd);
   delete c;
+}
+
+// The handshake, first checking that the peer speaks TLS at all: a plaintext client (a text
+// command, a binary request) is refused without being handed to OpenSSL or sent an alert.
+void Worker::tls_handshake(Connection* c) {
+  if (!c->tls_sniffed) {
+    unsigned char first = 0;
+    ssize_t n = recv(c->fd, &first, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+      close_connection(c);  // connected and left without a word: a port check
+      return;
+    }
+    if (n < 0) return;
+    if (first != kTlsHandshakeRecord) {
+      tls_refuse(c, "not a TLS handshake (a plaintext client?)");
+      return;
+    }
+    c->tls_sniffed = true;
+  }
+  c->tls_hs_write = false;
+  switch (c->tls->handshake()) {
+    case SecureChannel::Status::kOk:
+      c->tls_ready = true;
+      c->request_started = 0;
+      c->last_active.store(clock_.now(), std::memory_order_relaxed);
+      MS_LOG(2, "<%d TLS handshake done", c->fd);
+      update_interest(c);
+      tls_readable(c);  // requests may have come with the handshake's last flight
+      return;
+    case SecureChannel::Status::kWantRead:
+      update_interest(c);
+      return;
+    case SecureChannel::Status::kWantWrite:
+      c->tls_hs_write = true;
+      update_interest(c);
+      return;
+    case SecureChannel::Status::kClosed:
+      tls_refuse(c, "closed by the peer during the handshake");
+      return;
+    case SecureChannel::Status::kError:
+      tls_refuse(c, c->tls->error().c_str());
+      return;
+  }
+}
+
+// Counts and logs (rate-limited, -v) a failed handshake, then closes. What the peer sent is
+// read and dropped first: closing a socket with unread input makes the kernel send a reset
+// instead of an orderly FIN.
+void Worker::tls_refuse(Connection* c, const char* why) {
+  stats_.ssl_handshake_errors.add();
+  MS_INFO_RATELIMITED(1, 5, "TLS handshake with %s failed: %s", c->tls_peer.c_str(), why);
+  for (int i = 0; i < 16; ++i) {
+    if (recv(c->fd, scratch_.get(), kScratchSize, MSG_DONTWAIT) <= 0) break;
+  }
+  close_connection(c);
+}
+
+// The TLS side of on_readable: fills the read buffer from as many records as have arrived (one
+// pass through the session per fill, as for a plaintext read), then hands it to drive().
+void Worker::tls_readable(Connection* c) {
+  if (!c->tls_ready) {
+    tls_handshake(c);
+    return;
+  }
+  const int fd = c->fd;
+  if (c->tls_write_blocked) {
+    c->tls_write_blocked = false;
+    if (!flush(c)) return;
+  }
+  if (c->closing) {
+    // Waiting to finish writing; the peer's further input is not wanted.
+    size_t n = 0;
+    SecureChannel::Status s = c->tls->read(scratch_.get(), kScratchSize, &n);
+    if (s == SecureChannel::Status::kClosed || s == SecureChannel::Status::kError) {
+      close_connection(c);
+    } else if (s == SecureChannel::Status::kWantWrite) {
+      c->tls_read_blocked = true;
+      update_interest(c);
+    }
+    return;
+  }
+  for (int round = 0; round < kTlsReadRounds; ++round) {
+    if (c->out.size() > config_.out_high_water) return;  // back-pressure: resumed on writable
+    char* buf;
+    size_t cap;
+    if (c->in_len == 0) {
+      buf = scratch_.get();
+      cap = kScratchSize;
+    } else {
+      size_t want = std::min(c->in_len + kScratchSize, config_.max_input_buffer);
+      if (c->in_len >= want) {
+        close_connection(c);  // the session let a request grow past every bound
+        return;
+      }
+      if (c->in.size() < want) c->in.resize(want);
+      buf = c->in.data() + c->in_len;
+      cap = c->in.size() - c->in_len;
+    }
+    size_t got = 0;
+    SecureChannel::Status s = SecureChannel::Status::kOk;
+    while (got < cap) {
+      size_t n = 0;
+      s = c->tls->read(buf + got, cap - got, &n);
+      if (s != SecureChannel::Status::kOk) break;
+      got += n;
+    }
+    if (got > 0) {
+      stats_.bytes_read.add(got);
+      c->last_active.store(clock_.now(), std::memory_order_relaxed);
+      if (c->in_len == 0) {
+        drive(c, scratch_.get(), got, true);
+      } else {
+        c->in_len += got;
+        drive(c, c->in.data(), c->in_len, false);
+      }
+      if (connections_[fd] != c) return;
+    }
+    switch (s) {
+      case SecureChannel::Status::kOk:
+        break;  // the buffer is full; more may be waiting inside the channel
+      case SecureChannel::Status::kWantRead:
+        return;
+      case SecureChannel::Status::kWantWrite:
+        c->tls_read_blocked = true;
+        update_interest(c);
+        return;
+      case SecureChannel::Status::kClosed:
+        close_connection(c);
+        return;
+      case SecureChannel::Status::kError:
+        MS_LOG(1, "<%d TLS error: %s", fd, c->tls->error().c_str());
+        close_connection(c);
+        return;
+    }
+    if (c->closing || !c->tls->pending()) return;  // the socket reports what is left
+  }
+}
+
+// The TLS side of flush: one write per output block (a TLS record at a time).
+bool Worker::tls_flush(Connection* c) {
+  c->tls_write_blocked = false;
+  while (!c->out.empty()) {
+    iovec iov;
+    c->out.fill_iov(&iov, 1);
+    size_t n = 0;
+    SecureChannel::Status s =
+        c->tls->write(static_cast<const char*>(iov.iov_base), iov.iov_len, &n);
+    if (s == SecureChannel::Status::kOk) {
+      stats_.bytes_written.add(n);
+      c->out.consume(n);
+      continue;
+    }
+    if (s == SecureChannel::Status::kWantWrite) break;
+    if (s == SecureChannel::Status::kWantRead) {
+      c->tls_write_blocked = true;
+      break;
+    }
+    MS_LOG(1, "<%d TLS write failed: %s", c->fd, c->tls->error().c_str());
+    close_connection(c);
+    return false;
+  }
+  if (c->out.empty() && c->closing) {
+    close_connection(c);
+    return false;
+  }
+  update_interest(c);
+  return true;
 }
 
 }  // namespace memshield::net

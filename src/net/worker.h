@@ -15,6 +15,7 @@
 #include "net/conn_registry.h"
 #include "net/listener.h"
 #include "net/net_stats.h"
+#include "net/secure_channel.h"
 #include "net/session.h"
 
 namespace memshield::net {
@@ -49,7 +50,7 @@ class Worker {
   struct Handle;  // what epoll's data.ptr points at
 
   void run();
-  void accept_from(int listen_fd, const std::string& listen_address);
+  void accept_from(const Handle& listener);
   void receive_datagrams(int fd);
   void on_readable(Connection* c);
   void on_writable(Connection* c);
@@ -58,6 +59,11 @@ class Worker {
   void update_interest(Connection* c);
   void close_connection(Connection* c);
   void sweep_timeouts();
+  // TLS connections (c->tls set): the same steps through the SecureChannel.
+  void tls_handshake(Connection* c);
+  void tls_readable(Connection* c);
+  bool tls_flush(Connection* c);
+  void tls_refuse(Connection* c, const char* why);
 
   WorkerConfig config_;
   const std::vector<ListenSocket>& listeners_;

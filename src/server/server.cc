@@ -27,12 +27,14 @@
 #include "protocol/binary/header.h"
 #include "server/metrics_format.h"
 #include "server/metrics_http.h"
+#include "server/sandbox.h"
 #include "server/sd_notify.h"
 #include "security/sasl_pwdb.h"
 #include "server/auth_table.h"
 #include "server/shield.h"
 #include "server/source_limit.h"
 #include "server/stats_report.h"
+#include "server/tls_service.h"
 #include "server/udp_service.h"
 #include "store/store.h"
 
@@ -146,6 +148,7 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   bool check_password(std::string_view user, std::string_view password) override {
     return pwdb_.check(user, password);
   }
+  bool refresh_certs(std::string* error) override;
   void shutdown(bool graceful) override {
     MS_INFO("shutdown requested by a client%s", graceful ? " (graceful)" : "");
     kill(getpid(), SIGTERM);
@@ -153,6 +156,7 @@ class Server final : public net::SessionFactory, public engine::Hooks {
 
  private:
   bool open_listeners();
+  int load_tls();
   void warn_exposure();
   void reload();
   bool admit_source(const security::IpAddress& ip) {
@@ -163,7 +167,9 @@ class Server final : public net::SessionFactory, public engine::Hooks {
     return false;
   }
   bool load_auth_file(const char* when);
+  int check_user();
   bool drop_privileges();
+  bool install_syscall_filter();
   void ticker();
 
   const Settings& settings_;
@@ -175,6 +181,7 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   AuthTable ascii_auth_;  // -Y
   security::PasswordDb pwdb_;  // -S
   std::unique_ptr<UdpService> udp_;
+  std::unique_ptr<TlsService> tls_;  // -Z
   Clock clock_;
   std::unique_ptr<store::Store> store_;
   engine::Context ctx_;
@@ -184,6 +191,10 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   std::vector<std::unique_ptr<engine::ThreadStats>> thread_stats_;
   std::vector<std::unique_ptr<net::Worker>> workers_;
   StatsSources sources_;
+
+  bool switch_user_ = false;  // -u as root: the ids to switch to after binding
+  uid_t switch_uid_ = 0;
+  gid_t switch_gid_ = 0;
 
   std::mutex tick_mu_;
   std::condition_variable tick_cv_;
@@ -197,7 +208,25 @@ bool Server::open_listeners() {
   } else {
     std::vector<std::string> specs = settings_.listen;
     if (specs.empty()) specs = {"127.0.0.1", "::1"};  // safe default: this host only
-    r = net::listen_tcp(specs, settings_.tcp_port, settings_.backlog);
+    // -Z puts TLS on every TCP listener except those given as memcached's "notls:ADDR".
+    std::vector<std::string> secure_specs, plain_specs;
+    for (std::string& spec : specs) {
+      if (spec.rfind("notls:", 0) == 0) {
+        spec.erase(0, 6);
+        plain_specs.push_back(spec);
+      } else {
+        secure_specs.push_back(spec);
+      }
+    }
+    r = net::listen_tcp(secure_specs, settings_.tcp_port, settings_.backlog);
+    if (tls_ != nullptr) {
+      for (auto& ls : r.sockets) ls.secure = tls_.get();
+    }
+    if (r.error.empty() && !plain_specs.empty()) {
+      net::ListenResult p = net::listen_tcp(plain_specs, settings_.tcp_port, settings_.backlog);
+      for (auto& ls : p.sockets) r.sockets.push_back(ls);
+      if (!p.error.empty()) r.error = p.error;
+    }
     if (r.error.empty() && settings_.udp_port != 0) {
       net::ListenResult u = net::listen_udp(specs, settings_.udp_port);
       for (auto& ls : u.sockets) r.sockets.push_back(ls);
@@ -214,7 +243,7 @@ bool Server::open_listeners() {
   for (const auto& ls : listeners_) {
     if (!summary.empty()) summary += ",";
     summary += ls.address;
-    MS_LOG(1, "listening on %s", ls.address.c_str());
+    MS_LOG(1, "listening on %s%s", ls.address.c_str(), ls.secure != nullptr ? " (TLS)" : "");
   }
   sources_.listen_summary = summary;
   return true;
@@ -224,7 +253,11 @@ void Server::warn_exposure() {
   const bool acl = !shield_->rules()->acl.empty();
   for (const auto& ls : listeners_) {
     if (ls.loopback) continue;
-    if (!acl) {
+    if (!acl && ls.secure != nullptr && settings_.ssl_verify_mode >= 2) {
+      MS_WARN("listening on %s: reachable from other hosts, with no access control list; only "
+              "TLS clients with a certificate signed by ssl_ca_cert are served",
+              ls.address.c_str());
+    } else if (!acl) {
       MS_WARN("listening on %s: memshield is reachable from other hosts, with no access control "
               "list and no authentication; anyone who can reach it can read, write and flush "
               "the cache. Restrict it with --allow=CIDR, or bind to loopback (omit -l).",
@@ -262,8 +295,56 @@ bool Server::load_auth_file(const char* when) {
   return true;
 }
 
+// -Z: loads the certificates before anything is opened. Returns an exit code (64, EX_USAGE, as
+// memcached exits on a certificate it cannot load).
+int Server::load_tls() {
+  if (!settings_.ssl) return 0;
+  if (settings_.ssl_verify_mode >= 2 && settings_.ssl_ca_cert.empty()) {
+    // memcached starts, then fails every handshake: no client certificate can be verified.
+    fprintf(stderr, "ssl_verify_mode=%d requires client certificates, but no ssl_ca_cert is "
+            "given to verify them against\n", settings_.ssl_verify_mode);
+    return 64;
+  }
+  if (settings_.ssl_verify_mode == 1 && settings_.ssl_ca_cert.empty()) {
+    MS_WARN("ssl_verify_mode=1 without ssl_ca_cert: clients that present a certificate will "
+            "fail the handshake");
+  }
+  tls_ = std::make_unique<TlsService>(tls_options(settings_), clock_);
+  std::string error;
+  if (!tls_->reload(&error)) {
+    fprintf(stderr, "%s\n", error.c_str());
+    return 64;
+  }
+  if (!settings_.unix_socket.empty()) {
+    MS_WARN("-Z: the UNIX socket %s is not encrypted (as in memcached)",
+            settings_.unix_socket.c_str());
+  }
+  if (settings_.udp_port != 0 && settings_.unix_socket.empty()) {
+    MS_WARN("-Z: UDP (-U %d) is not encrypted (as in memcached)", settings_.udp_port);
+  }
+  return 0;
+}
+
+// `refresh_certs` and SIGHUP: new connections get the new certificates, open ones keep theirs.
+bool Server::refresh_certs(std::string* error) {
+  if (tls_ == nullptr) {
+    *error = "Error TLS not enabled";
+    return false;
+  }
+  if (!tls_->reload(error)) {
+    MS_WARN("TLS certificates not reloaded: %s", error->c_str());
+    return false;
+  }
+  MS_INFO("TLS certificates reloaded");
+  return true;
+}
+
 void Server::reload() {
   if (!settings_.auth_file.empty()) load_auth_file("SIGHUP");
+  if (tls_ != nullptr) {
+    std::string error;
+    refresh_certs(&error);
+  }
   Settings fresh;
   ParseResult parsed = parse_command_line(argc_, argv_, &fresh);
   if (parsed.outcome != ParseOutcome::kRun) {
@@ -309,22 +390,62 @@ void Server::shield(std::string_view args, const sockaddr_storage* peer, OutBuff
   out.append(line);
 }
 
-bool Server::drop_privileges() {
-  if (getuid() != 0 && geteuid() != 0) return true;
+// memcached's rule, with its messages and exit codes: as root, -u is required (-u root is
+// accepted) and the user must exist; checked before anything is opened. Returns an exit code.
+int Server::check_user() {
+  if (getuid() != 0 && geteuid() != 0) return 0;  // -u is ignored when not root, as memcached
   if (settings_.user.empty()) {
-    MS_WARN("running as root; pass -u USER to drop privileges after binding");
-    return true;
+    fprintf(stderr, "can't run as root without the -u switch\n");
+    return 64;  // EX_USAGE
   }
   passwd* pw = getpwnam(settings_.user.c_str());
   if (pw == nullptr) {
     fprintf(stderr, "can't find the user %s to switch to\n", settings_.user.c_str());
+    return 67;  // EX_NOUSER
+  }
+  switch_user_ = true;
+  switch_uid_ = pw->pw_uid;
+  switch_gid_ = pw->pw_gid;
+  return 0;
+}
+
+// After every listener is bound and every file opened (ports below 1024 and root-only key files
+// keep working): supplementary groups, then the group, then the user, so none is left behind.
+bool Server::drop_privileges() {
+  if (!switch_user_) return true;
+  if (setgroups(0, nullptr) != 0) {
+    fprintf(stderr, "failed to drop supplementary groups: %s\n", strerror(errno));
     return false;
   }
-  if (setgroups(0, nullptr) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+  if (setgid(switch_gid_) != 0 || setuid(switch_uid_) != 0) {
     fprintf(stderr, "failed to assume identity of user %s: %s\n", settings_.user.c_str(),
             strerror(errno));
     return false;
   }
+  if (switch_uid_ != 0 && (setuid(0) == 0 || geteuid() == 0)) {
+    fprintf(stderr, "failed to drop root: it could be regained after switching to %s\n",
+            settings_.user.c_str());
+    return false;
+  }
+  MS_LOG(1, "running as user %s (uid %u, gid %u)", settings_.user.c_str(),
+         static_cast<unsigned>(switch_uid_), static_cast<unsigned>(switch_gid_));
+  return true;
+}
+
+// -o drop_privileges / --seccomp: once every thread runs, only the calls the serving path makes.
+bool Server::install_syscall_filter() {
+  security::SyscallPolicyOptions po;
+  po.unlink_on_exit = !settings_.unix_socket.empty() || !settings_.pidfile.empty();
+  const char* notify = getenv("NOTIFY_SOCKET");
+  po.notify_socket = notify != nullptr && notify[0] != '\0';
+  po.self_pid = static_cast<uint32_t>(getpid());
+  po.sanitizer_runtime = kSanitizerBuild;
+  std::string error;
+  if (!install_seccomp(security::server_syscall_policy(po), &error)) {
+    fprintf(stderr, "failed to install the seccomp filter: %s\n", error.c_str());
+    return false;
+  }
+  MS_LOG(1, "seccomp filter installed: any system call outside the allow-list kills memshield");
   return true;
 }
 
@@ -377,6 +498,13 @@ int Server::run() {
   if (!AccessRules::build(settings_, &rules, &rules_error)) {
     fprintf(stderr, "%s\n", rules_error.c_str());
     return 64;  // EX_USAGE: a malformed CIDR stops start-up
+  }
+  if (int rc = check_user(); rc != 0) return rc;
+  if (int rc = load_tls(); rc != 0) return rc;
+  if (settings_.seccomp && !seccomp_available()) {
+    fprintf(stderr, "-o drop_privileges (--seccomp): this memshield was built without "
+            "libseccomp\n");
+    return 64;
   }
   shield_ = std::make_unique<Shield>(settings_, rules);
   if (settings_.sasl) {
@@ -445,6 +573,7 @@ int Server::run() {
   sources_.store = store_.get();
   sources_.limit = &limit_;
   sources_.registry = &registry_;
+  sources_.tls = tls_.get();
   sources_.threads = threads_;
   for (auto& t : thread_stats_) sources_.thread_stats.push_back(t.get());
   udp_ = std::make_unique<UdpService>(ctx_, sources_.thread_stats, *shield_, clock_,
@@ -466,11 +595,15 @@ int Server::run() {
   std::thread tick([this] { ticker(); });
   for (auto& w : workers_) w->start();
   metrics.start();
-  sd_notify_send("READY=1");  // Type=notify: listeners are up and workers serve
-  MS_LOG(1, "memshield ready: %d worker threads, %zu MB memory limit", threads_,
-         settings_.memory_limit_mb);
+  int exit_code = 0;
+  if (settings_.seccomp && !install_syscall_filter()) exit_code = 71;
+  if (exit_code == 0) {
+    sd_notify_send("READY=1");  // Type=notify: listeners are up and workers serve
+    MS_LOG(1, "memshield ready: %d worker threads, %zu MB memory limit", threads_,
+           settings_.memory_limit_mb);
+  }
 
-  for (;;) {
+  while (exit_code == 0) {
     int sig = 0;
     if (sigwait(&sigs, &sig) != 0) continue;
     if (sig == SIGHUP) {
@@ -495,7 +628,7 @@ int Server::run() {
   if (!settings_.unix_socket.empty()) unlink(settings_.unix_socket.c_str());
   if (!settings_.pidfile.empty()) unlink(settings_.pidfile.c_str());
   workers_.clear();
-  return 0;
+  return exit_code;
 }
 
 }  // namespace

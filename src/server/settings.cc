@@ -42,6 +42,7 @@ constexpr char kOptMaxConnsPerSource = 20;
 constexpr char kOptRequestTimeout = 10;
 constexpr char kOptMetrics = 11;
 constexpr char kOptSaslPwdb = 12;
+constexpr char kOptSeccomp = 29;
 
 struct FlagSpec {
   char short_name;
@@ -103,6 +104,7 @@ constexpr FlagSpec kFlags[] = {
     {kOptRequestTimeout, "request-timeout", ArgKind::kRequired},
     {kOptMetrics, "metrics", ArgKind::kRequired},
     {kOptSaslPwdb, "sasl-pwdb", ArgKind::kRequired},
+    {kOptSeccomp, "seccomp", ArgKind::kNone},
 };
 
 const FlagSpec* find_short(char c) {
@@ -159,7 +161,11 @@ constexpr ExtSpec kExtOptions[] = {
     {"ssl_ca_cert", OptValue::kString, true},
     {"ssl_verify_mode", OptValue::kUint, true},
     {"ssl_min_version", OptValue::kUint, true},
+    {"ssl_keyformat", OptValue::kUint, true},
+    {"ssl_ciphers", OptValue::kString, true},
     {"no_modern", OptValue::kNone, true},  // turns maxconns_fast off, as in memcached
+    {"drop_privileges", OptValue::kNone, true},     // the seccomp filter, as --seccomp
+    {"no_drop_privileges", OptValue::kNone, true},
     // Accepted for compatibility; memshield has no slabs, LRU threads, extstore or logger buffers.
     {"tail_repair_time", OptValue::kUint, false},
     {"hash_algorithm", OptValue::kString, false},
@@ -192,8 +198,6 @@ constexpr ExtSpec kExtOptions[] = {
     {"no_hashexpand", OptValue::kNone, false},
     {"no_inline_ascii_resp", OptValue::kNone, false},
     {"modern", OptValue::kNone, false},
-    {"drop_privileges", OptValue::kNone, false},
-    {"no_drop_privileges", OptValue::kNone, false},
     {"sock_cookie_id", OptValue::kUint, false},
     {"ext_path", OptValue::kString, false},
     {"ext_page_size", OptValue::kUint, false},
@@ -209,8 +213,6 @@ constexpr ExtSpec kExtOptions[] = {
     {"ext_max_frag", OptValue::kDouble, false},
     {"ext_max_sleep", OptValue::kUint, false},
     {"ext_drop_unread", OptValue::kNone, false},
-    {"ssl_keyformat", OptValue::kUint, false},
-    {"ssl_ciphers", OptValue::kString, false},
     {"ssl_wbuf_size", OptValue::kUint, false},
     {"ssl_session_cache", OptValue::kNone, false},
     {"ssl_kernel_tls", OptValue::kNone, false},
@@ -574,7 +576,6 @@ std::optional<std::string> Parser::apply(char flag, const char* raw) {
       return std::nullopt;
     case 'Z':
       s_->ssl = true;
-      warn("-Z (TLS) is not supported yet in memshield");
       return std::nullopt;
     case 'o':
       return apply_extended(v);
@@ -625,6 +626,9 @@ std::optional<std::string> Parser::apply(char flag, const char* raw) {
       s_->request_timeout = static_cast<int>(*n);
       return std::nullopt;
     }
+    case kOptSeccomp:
+      s_->seccomp = true;
+      return std::nullopt;
     case kOptSaslPwdb:
       s_->sasl_pwdb = std::string(v);
       return std::nullopt;
@@ -746,6 +750,10 @@ std::optional<std::string> Parser::apply_ext(const ExtSpec& spec, std::string_vi
     s_->maxconns_fast = true;  // memcached ignores any "=value" here
   } else if (name == "no_maxconns_fast") {
     s_->maxconns_fast = false;
+  } else if (name == "drop_privileges") {
+    s_->seccomp = true;
+  } else if (name == "no_drop_privileges") {
+    s_->seccomp = false;
   } else if (name == "no_modern") {
     s_->maxconns_fast = false;
     warn("-o no_modern: only its maxconns_fast=off part has an effect in memshield");
@@ -771,6 +779,10 @@ std::optional<std::string> Parser::apply_ext(const ExtSpec& spec, std::string_vi
     static constexpr const char* kNames[] = {"tlsv1.0", "tlsv1.1", "tlsv1.2", "tlsv1.3"};
     if (n > 3) return std::string("could not parse argument to ssl_min_version");
     s_->ssl_min_version = kNames[n];
+  } else if (name == "ssl_keyformat") {
+    s_->ssl_keyformat = static_cast<int>(n);  // passed to OpenSSL as memcached does
+  } else if (name == "ssl_ciphers") {
+    s_->ssl_ciphers = std::string(value);
   } else {
     // Ignored options: reproduce memcached's rejections so both refuse the same configs.
     if (name == "tail_repair_time" && (!num || n < 10)) {
@@ -857,7 +869,7 @@ std::string usage_text() {
                           only; memshield's safe default))
 -d, --daemon              run in the background as a daemon
 -r, --enable-coredumps    raise the core file size limit to the maximum
--u, --user=<user>         switch to <user> after start-up (needed when run as root)
+-u, --user=<user>         switch to <user> after binding (required when run as root)
 -m, --memory-limit=<num>  memory for items, in megabytes (default: 64)
 -M, --disable-evictions   answer with an error when memory is full instead of evicting
 -c, --conn-limit=<num>    maximum number of open connections (default: 1024)
@@ -893,7 +905,8 @@ std::string usage_text() {
 -Y, --auth-file=<file>    ascii authentication from a user:password file (re-read on
                           SIGHUP); UDP is then never answered
 -e, --memory-file=<file>  restartable cache in an mmapped file (accepted; no effect)
--Z, --enable-ssl          TLS (not supported yet)
+-Z, --enable-ssl          TLS on every TCP listener (OpenSSL; not the UNIX socket or
+                          UDP); certificates are reloaded on SIGHUP and refresh_certs
 -o, --extended            comma-separated list of extended options; repeatable
    - maxconns_fast:       close new connections at once when over the limit
                           (default: on; no_maxconns_fast turns it off)
@@ -907,6 +920,11 @@ std::string usage_text() {
                           3 once (default: 0)
    - ssl_min_version:     oldest TLS version: 0 tlsv1.0, 1 tlsv1.1, 2 tlsv1.2,
                           3 tlsv1.3 (default: 2)
+   - ssl_keyformat:       format of ssl_key: 1 PEM, 2 DER (default: 1)
+   - ssl_ciphers:         OpenSSL cipher list for TLS 1.2 and older (default: OpenSSL's)
+   - drop_privileges:     once serving, allow only the system calls memshield needs
+                          (seccomp); any other kills the process (default: off)
+   - no_drop_privileges:  turn drop_privileges off
    Accepted for compatibility with memcached, validated, but with no effect in memshield
    (its store has no slab classes, LRU threads, extstore or logger buffers):
      tail_repair_time, hash_algorithm, lru_crawler, no_lru_crawler, lru_crawler_sleep,
@@ -918,8 +936,7 @@ std::string usage_text() {
      maxconns_fast off), sock_cookie_id, ext_path, ext_page_size, ext_wbuf_size,
      ext_threads, ext_io_depth, ext_item_size, ext_item_age, ext_low_ttl,
      ext_recache_rate, ext_compact_under, ext_drop_under, ext_max_frag, ext_max_sleep,
-     ext_drop_unread, ssl_keyformat, ssl_ciphers, ssl_wbuf_size, ssl_session_cache,
-     ssl_kernel_tls
+     ext_drop_unread, ssl_wbuf_size, ssl_session_cache, ssl_kernel_tls
 -N, --napi-ids            number of NAPI ids (accepted; no effect)
 
 memshield's own options (long form only):
@@ -946,6 +963,7 @@ memshield's own options (long form only):
                           an IP literal, IPv6 in brackets (default: off; 127.0.0.1
                           when only a port is given)
 --sasl-pwdb=<file>        with -S: the user:password file (default: $MEMCACHED_SASL_PWDB)
+--seccomp                 the same as -o drop_privileges
 )";
   return t;
 }

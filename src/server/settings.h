@@ -40,6 +40,7 @@ struct Settings {
   bool daemonize = false;            // -d
   std::string pidfile;               // -P
   std::string user;                  // -u
+  bool seccomp = false;              // -o drop_privileges, --seccomp: syscall allow-list
   bool enable_coredumps = false;     // -r
   int verbosity = 0;                 // -v, -vv, -vvv
 
@@ -66,6 +67,8 @@ struct Settings {
   std::string ssl_ca_cert;           // ssl_ca_cert=
   int ssl_verify_mode = 0;           // ssl_verify_mode=
   std::string ssl_min_version = "tlsv1.2";  // ssl_min_version=
+  int ssl_keyformat = 1;             // ssl_keyformat=: 1 PEM, 2 DER (OpenSSL's numbers)
+  std::string ssl_ciphers;           // ssl_ciphers=: TLS <= 1.2 cipher list; empty = default
 
   // memshield's own (long options only)
   std::vector<std::string> allow;    // --allow=CIDR[,CIDR...], repeatable (TCP and UDP)

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <string>
 
+#include "server/tls_service.h"
+
 namespace memshield::server {
 namespace {
 
@@ -47,6 +49,7 @@ void sum_threads(const StatsSources& src, engine::ThreadStats* total) {
 
 struct NetTotals {
   uint64_t total_connections = 0, rejected = 0, bytes_read = 0, bytes_written = 0, yields = 0;
+  uint64_t ssl_handshake_errors = 0;
 };
 
 NetTotals sum_net(const StatsSources& src) {
@@ -57,6 +60,7 @@ NetTotals sum_net(const StatsSources& src) {
     n.bytes_read += w->bytes_read.get();
     n.bytes_written += w->bytes_written.get();
     n.yields += w->conn_yields.get();
+    n.ssl_handshake_errors += w->ssl_handshake_errors.get();
   }
   return n;
 }
@@ -119,10 +123,15 @@ void general(const StatsSources& src, StatWriter& w) {
   }
   w.u64("malloc_fails", s.malloc_fails);
   for (const char* name : {"log_worker_dropped", "log_worker_written", "log_watcher_skipped",
-                           "log_watcher_sent", "log_watchers", "unexpected_napi_ids",
-                           "round_robin_fallback"}) {
+                           "log_watcher_sent", "log_watchers"}) {
     w.u64(name, 0);
   }
+  if (src.tls != nullptr) {  // memcached prints these only with -Z
+    w.u64("ssl_handshake_errors", net.ssl_handshake_errors);
+    w.u64("time_since_server_cert_refresh", src.tls->seconds_since_refresh());
+  }
+  w.u64("unexpected_napi_ids", 0);
+  w.u64("round_robin_fallback", 0);
   w.u64("bytes", s.bytes - s.hash_bytes);  // memcached counts items only
   w.u64("curr_items", s.curr_items);
   w.u64("total_items", s.total_items);
@@ -216,8 +225,8 @@ void settings_report(const StatsSources& src, StatWriter& w) {
   w.str("ssl_chain_cert", st.ssl_chain_cert.empty() ? "(null)" : st.ssl_chain_cert);
   w.str("ssl_key", st.ssl_key.empty() ? "(null)" : st.ssl_key);
   w.u64("ssl_verify_mode", static_cast<uint64_t>(st.ssl_verify_mode));
-  w.u64("ssl_keyformat", 1);
-  w.str("ssl_ciphers", "NULL");
+  w.u64("ssl_keyformat", static_cast<uint64_t>(st.ssl_keyformat));
+  w.str("ssl_ciphers", st.ssl_ciphers.empty() ? "NULL" : st.ssl_ciphers);
   w.str("ssl_ca_cert", st.ssl_ca_cert.empty() ? "NULL" : st.ssl_ca_cert);
   w.u64("ssl_wbuf_size", 16384);
   w.str("ssl_session_cache", "no");

@@ -18,6 +18,8 @@
 
 namespace memshield::server {
 
+class TlsService;
+
 struct StatsSources {
   const Settings* settings = nullptr;
   const Clock* clock = nullptr;
@@ -26,6 +28,7 @@ struct StatsSources {
   const net::ConnRegistry* registry = nullptr;
   std::vector<engine::ThreadStats*> thread_stats;
   std::vector<net::WorkerStats*> worker_stats;
+  const TlsService* tls = nullptr;  // -Z: adds memcached's ssl_* counters to `stats`
   int threads = 0;
   std::string listen_summary;  // for `stats settings` "inter"
 };

@@ -87,6 +87,7 @@ Verdict classify(std::string_view text, bool allow_writes, bool dedupe, std::str
       case Cmd::kShutdown:
       case Cmd::kQuit:
       case Cmd::kShield:
+      case Cmd::kRefreshCerts:
       case Cmd::kFlushAll:  // one datagram must never be able to empty the cache
         return Verdict::kAdmin;
       default:

@@ -119,13 +119,14 @@ atexit.register(_kill_all_at_exit)
 
 
 def _stop_proc(proc):
+    """SIGTERM (memshield leaves through its shutdown path), SIGKILL after 5 s."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=3)
+            proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             proc.kill()
-            proc.wait(timeout=3)
+            proc.wait(timeout=5)
     _live_procs.discard(proc)
 
 

@@ -7,10 +7,16 @@ of deliberate memshield differences carry the ``memshield_only`` marker and are
 skipped there.
 
 Every server listens on a loopback address only, every wait is bounded in time
-and every loop in count.  Servers are always killed at teardown.
+and every loop in count.  Servers are stopped at teardown: SIGTERM, then SIGKILL
+after 5 s (20 s in sanitized runs; procutil.py); a memshield that does not exit
+0, or leaves a sanitizer report (log_path in ASAN_OPTIONS/UBSAN_OPTIONS), fails
+the test.
+MEMSHIELD_TEST_ARGS adds flags to every memshield start_server() launches
+(e.g. MEMSHIELD_TEST_ARGS=--seccomp runs the suite under the syscall filter).
 """
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -19,6 +25,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+import procutil
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO_ROOT / "build" / "bin" / "memshield"
@@ -42,8 +50,8 @@ def server_binary():
 
 
 def root_args():
-    """memcached refuses to run as root without -u."""
-    if IS_MEMCACHED and os.geteuid() == 0:
+    """memcached and memshield refuse to run as root without -u."""
+    if os.geteuid() == 0:
         return ["-u", "root"]
     return []
 
@@ -116,15 +124,9 @@ class Server:
         return self.proc.wait(timeout=timeout)
 
     def kill(self):
-        if self.proc.poll() is None:
-            try:
-                self.proc.kill()
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+        """Stops the server: SIGTERM and a bounded wait, then SIGKILL (memcached: SIGKILL)."""
+        procutil.stop(self.proc, name=f"server on {self.addr}", check=not IS_MEMCACHED,
+                      graceful=not IS_MEMCACHED)
         try:
             os.unlink(self._errfile)
         except OSError:
@@ -168,6 +170,8 @@ def start_server(extra_args=(), listen=HOST, port=None, connect_host=None,
         if udp_off:
             args += ["-U", "0"]
         args += [str(a) for a in extra_args]
+        if not IS_MEMCACHED:
+            args += shlex.split(os.environ.get("MEMSHIELD_TEST_ARGS", ""))
         fd, errfile = tempfile.mkstemp(prefix="memshield-it-", suffix=".stderr")
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=fd)
@@ -188,6 +192,27 @@ def start_server(extra_args=(), listen=HOST, port=None, connect_host=None,
     raise AssertionError(
         f"server did not start listening within {START_TIMEOUT}s: {args}\n"
         f"stderr:\n{last_err}")
+
+
+@pytest.fixture(autouse=True)
+def _server_exit_check():
+    """Fails the test during which a server exited badly at teardown or a sanitizer wrote a
+    report (torn down after the server fixtures, so their stops are covered)."""
+    before = procutil.sanitizer_report_files()
+    yield
+    problems = procutil.drain_problems()
+    for path in sorted(procutil.sanitizer_report_files() - before):
+        problems.append(f"sanitizer report {path}:\n{procutil.read_report(path)}")
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Module-scoped servers stop after the last test: their problems fail the session."""
+    problems = procutil.drain_problems()
+    if problems:
+        print("\n".join(problems))
+        session.exitstatus = 1
 
 
 @pytest.fixture

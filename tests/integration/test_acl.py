@@ -149,7 +149,8 @@ def test_config_file_and_sighup_reload():
     fd, path = tempfile.mkstemp(suffix=".conf")
     os.close(fd)
     _write_config(path, port, "127.0.0.2/32,127.0.0.4/32")
-    srv = N.Proc([b, f"--config={path}"], host=LO, port=port)
+    as_root = ["-u", "root"] if os.geteuid() == 0 else []  # refused as root without -u
+    srv = N.Proc([b, *as_root, f"--config={path}"], host=LO, port=port)
     keep = None
     try:
         assert srv.wait_listening(), srv.stderr_text()[:500]

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+import procutil
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_DIR = Path(os.environ.get("MEMSHIELD_BUILD_DIR") or REPO_ROOT / "build")
 AUDIT_BIN = BUILD_DIR / "bin" / "memshield-audit"
@@ -77,12 +79,9 @@ class Proc:
             return f.read().decode("utf-8", "replace")
 
     def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
+        """memshield: SIGTERM, then SIGKILL after a bounded wait (procutil.py); others: SIGKILL."""
+        ours = os.path.basename(self.args[0]) == "memshield"
+        procutil.stop(self.proc, name=self.args[0], check=ours, graceful=ours)
         try:
             os.unlink(self.errfile)
         except OSError:
@@ -337,7 +336,7 @@ def test_target_file(spawn, tmp_path):
 def memshield(spawn, *extra):
     assert os.access(MEMSHIELD_BIN, os.X_OK), f"memshield binary not found: {MEMSHIELD_BIN}"
     port = free_port()
-    p = spawn([MEMSHIELD_BIN, "-p", str(port), "-l", "127.0.0.1"] + list(extra),
+    p = spawn([MEMSHIELD_BIN] + root_args() + ["-p", str(port), "-l", "127.0.0.1"] + list(extra),
               "127.0.0.1", port)
     return p
 
@@ -354,7 +353,8 @@ def test_memshield_defaults_are_none_or_low(spawn):
 
 def memshield_udp(spawn):
     port = free_port()
-    ms = spawn([MEMSHIELD_BIN, "-p", str(port), "-U", str(port), "-l", "127.0.0.1"],
+    ms = spawn([MEMSHIELD_BIN] + root_args() + ["-p", str(port), "-U", str(port), "-l",
+                                                 "127.0.0.1"],
                "127.0.0.1", port)
     time.sleep(0.2)  # let start-up notices reach stderr
     if NO_UDP_LINE in ms.stderr_text():

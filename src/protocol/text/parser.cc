@@ -239,6 +239,11 @@ void parse_line(std::string_view line, Request* r) {
     if (!arity(t, 3, 4)) return reply(r, "ERROR");
     return parse_verbosity(t, r);
   }
+  if (c == "refresh_certs") {  // any further tokens are ignored, as memcached does
+    r->cmd = Cmd::kRefreshCerts;
+    r->noreply = t.last_is_noreply();
+    return;
+  }
   return reply(r, "ERROR");
 }
 

@@ -13,6 +13,7 @@ enum class Cmd : uint8_t {
   kDelete, kIncr, kDecr, kTouch,
   kFlushAll, kVersion, kVerbosity, kQuit, kShutdown, kStats,
   kShield,  // memshield's own commands ("shield cookie <hex>"): args in `args`
+  kRefreshCerts,  // reload the TLS certificates (-Z); `noreply` silences only "OK"
   kReply,  // answer `reply` as it is (an error or a fixed answer), subject to noreply
   kMeta,   // a meta command (mg, ms, md, ma, mn, me): the whole line in `args`, see meta_parser.h
 };

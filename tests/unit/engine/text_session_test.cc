@@ -126,6 +126,25 @@ TEST_F(TextSessionTest, CasFlow) {
             "STORED\r\nEXISTS\r\n");
 }
 
+// Without -Z the server keeps the hook's default answer; errors ignore noreply, OK does not.
+TEST_F(TextSessionTest, RefreshCerts) {
+  EXPECT_EQ(run("refresh_certs\r\nrefresh_certs noreply\r\n"),
+            "Error TLS not enabled\r\nError TLS not enabled\r\n");
+  class Reloading : public NullHooks {
+   public:
+    bool refresh_certs(std::string* error) override {
+      if (++calls == 3) *error = "Error loading the key: k : reason";
+      return calls != 3;
+    }
+    int calls = 0;
+  } reloading;
+  ctx_.hooks = &reloading;
+  EXPECT_EQ(run("refresh_certs\r\nrefresh_certs noreply\r\nrefresh_certs noreply\r\n"),
+            "OK\r\nError loading the key: k : reason\r\n");
+  EXPECT_EQ(reloading.calls, 3);
+  ctx_.hooks = &hooks_;
+}
+
 TEST_F(TextSessionTest, BackPressureStopsEarly) {
   std::string value(100000, 'v');
   run("set big 0 0 100000\r\n" + value + "\r\n");

@@ -136,6 +136,11 @@ TEST(Parse, OtherCommands) {
   EXPECT_EQ(parse("version").cmd, Cmd::kVersion);
   EXPECT_EQ(parse("quit").cmd, Cmd::kQuit);
   EXPECT_EQ(parse("stats settings").args, "settings");
+  EXPECT_EQ(parse("refresh_certs").cmd, Cmd::kRefreshCerts);
+  EXPECT_FALSE(parse("refresh_certs").noreply);
+  EXPECT_TRUE(parse("refresh_certs noreply").noreply);
+  EXPECT_EQ(parse("refresh_certs extra tokens").cmd, Cmd::kRefreshCerts);  // as memcached
+  expect_reply("REFRESH_CERTS", "ERROR");
   expect_reply("", "ERROR");
   expect_reply("x", "ERROR");
   expect_reply("foo", "ERROR");

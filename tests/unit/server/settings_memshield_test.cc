@@ -62,6 +62,20 @@ TEST(MemshieldFlags, UdpGuardKnobs) {
   EXPECT_EQ(s.udp_egress_bps, 1000);
 }
 
+// memcached's -o names for its seccomp filter, and memshield's long option; off by default.
+TEST(MemshieldFlags, SeccompFilter) {
+  Settings a, b, c, d;
+  EXPECT_FALSE(a.seccomp);
+  ASSERT_EQ(parse({"--seccomp"}, &a).outcome, ParseOutcome::kRun);
+  EXPECT_TRUE(a.seccomp);
+  ASSERT_EQ(parse({"-o", "drop_privileges"}, &b).outcome, ParseOutcome::kRun);
+  EXPECT_TRUE(b.seccomp);
+  EXPECT_TRUE(b.warnings.empty());
+  ASSERT_EQ(parse({"-o", "drop_privileges,no_drop_privileges"}, &c).outcome, ParseOutcome::kRun);
+  EXPECT_FALSE(c.seccomp);
+  EXPECT_EQ(parse({"--seccomp=1"}, &d).outcome, ParseOutcome::kUsageError);
+}
+
 TEST(MemshieldFlags, Rejections) {
   for (const char* bad : {"--udp-max-amplification=3.5", "--udp-max-amplification=-1",
                           "--udp-max-amplification=x", "--udp-validate=dns",

@@ -266,7 +266,8 @@ TEST(SettingsTest, NoEffectFlagsWarnButParse) {
   EXPECT_EQ(ok({}).max_conns_per_source, 0);
   EXPECT_NE(usage_error({"--max-conns-per-source=-1"}).find("--max-conns-per-source"),
             std::string::npos);
-  EXPECT_TRUE(has_warning(ok({"-Z"}), "not supported yet"));
+  EXPECT_TRUE(ok({"-Z"}).warnings.empty());  // implemented: no "no effect" warning
+  EXPECT_TRUE(ok({"-Z"}).ssl);
   EXPECT_TRUE(has_warning(ok({"-N", "2"}), "-N (NAPI ids)"));
   EXPECT_TRUE(has_warning(ok({"--napi-ids=2"}), "-N (NAPI ids)"));
   EXPECT_EQ(ok({"-L", "-L"}).warnings.size(), 1u);
@@ -294,7 +295,8 @@ TEST(SettingsTest, PrefixDelimiter) {
 TEST(SettingsTest, ExtendedOptionsThatMemshieldUses) {
   Settings s = ok({"-o", "idle_timeout=30,hashpower=20", "--extended=no_maxconns_fast", "-o",
                    "ssl_chain_cert=/c.pem,ssl_key=/k.pem,ssl_ca_cert=/ca.pem", "-o",
-                   "ssl_verify_mode=2,ssl_min_version=3"});
+                   "ssl_verify_mode=2,ssl_min_version=3", "-o",
+                   "ssl_keyformat=2,ssl_ciphers=HIGH:!aNULL"});
   EXPECT_EQ(s.idle_timeout, 30);
   EXPECT_EQ(s.hashpower_init, 20);
   EXPECT_FALSE(s.maxconns_fast);
@@ -303,6 +305,8 @@ TEST(SettingsTest, ExtendedOptionsThatMemshieldUses) {
   EXPECT_EQ(s.ssl_ca_cert, "/ca.pem");
   EXPECT_EQ(s.ssl_verify_mode, 2);
   EXPECT_EQ(s.ssl_min_version, "tlsv1.3");
+  EXPECT_EQ(s.ssl_keyformat, 2);
+  EXPECT_EQ(s.ssl_ciphers, "HIGH:!aNULL");
   EXPECT_TRUE(s.warnings.empty());
   EXPECT_TRUE(ok({"-o", "no_maxconns_fast,maxconns_fast"}).maxconns_fast);
   EXPECT_TRUE(ok({"-o", "maxconns_fast=0"}).maxconns_fast);  // value ignored, as memcached
@@ -347,8 +351,7 @@ TEST(SettingsTest, ExtendedOptionsWithoutEffectWarn) {
       "ext_path=/mnt/x:1G", "ext_page_size=64", "ext_wbuf_size=4", "ext_threads=1",
       "ext_item_size=512", "ext_item_age=10", "ext_low_ttl=0", "ext_drop_unread",
       "ext_recache_rate=2000", "ext_compact_under=10", "ext_drop_under=10",
-      "ext_max_frag=0.8", "ext_max_sleep=1000000", "ssl_keyformat=0", "ssl_ciphers=HIGH",
-      "ssl_wbuf_size=16", "ssl_session_cache", "ssl_kernel_tls"};
+      "ext_max_frag=0.8", "ext_max_sleep=1000000", "ssl_wbuf_size=16", "ssl_session_cache", "ssl_kernel_tls"};
   // clang-format on
   for (const char* o : options) {
     Settings s = ok({"-o", o});
