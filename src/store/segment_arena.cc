@@ -195,82 +195,77 @@ Segment* SegmentArena::fresh_segment() {
   return nullptr;
 }
 
+// The oldest evictable segment of the queue that should give one up: the window while it is
+// over its share (or main has none), else main; the other queue when that one has nothing.
+Segment* SegmentArena::pop_balanced(bool* from_window) {
+  {
+    std::lock_guard<std::mutex> g(mu_);
+    *from_window = window_.count > window_target_ || main_.count == 0;
+  }
+  if (Segment* v = pop_victim(*from_window ? window_ : main_, 0)) return v;
+  *from_window = !*from_window;
+  return pop_victim(*from_window ? window_ : main_, 0);
+}
+
+// After a victim's compaction: true if it can take `need` more bytes and so serve as a head.
+// Otherwise it goes back to a queue (a large one or one still full of kept items) or, emptied
+// while the total is over the limit, back to the system.
+bool SegmentArena::reuse(Segment* v, size_t kept, bool over, size_t need, Fifo& back) {
+  if (v->large || (over && kept == 0)) {
+    if (kept != 0) {
+      push_sealed(large_queue(), v);
+    } else {
+      free_segment(v);
+    }
+    return false;
+  }
+  v->used = kept;
+  poison(v->data + kept, v->cap - kept);
+  if (kept + need <= v->cap) return true;
+  push_sealed(back, v);
+  return false;
+}
+
 // A segment for a window head: a fresh one if the limit allows; else a victim emptied by moving
-// what is worth keeping to the main head: the oldest window segment while the window is over its
-// share (promotion), otherwise the oldest main one; else nothing.
+// what is worth keeping to the main head: from the window while it is over its share
+// (promotion), otherwise from main; else nothing. Over the limit (the tables grew), victims are
+// emptied and given back instead.
 Segment* SegmentArena::take_segment(size_t need, Compact compact) {
   for (int round = 0; round < kMaxRounds; ++round) {
     if (Segment* s = fresh_segment()) return s;
-    // Over the limit (the tables grew): give memory back instead of reusing it.
     const bool over = reserved() > limit_;
-    Segment* v = nullptr;
+    Segment* v;
     Keep keep = Keep::kLive;
     if (!evict_) {
       v = pop_victim(window_, need);
     } else {
       bool from_window;
-      {
-        std::lock_guard<std::mutex> g(mu_);
-        from_window = window_.count > window_target_ || main_.count == 0;
+      v = pop_balanced(&from_window);
+      if (v != nullptr) {
+        keep = over         ? Keep::kNothing
+               : v->large   ? Keep::kHot
+               : from_window ? Keep::kPromote
+                            : Keep::kMoveHot;
       }
-      v = from_window ? pop_victim(window_, 0) : pop_victim(main_, 0);
-      if (v == nullptr) {
-        from_window = !from_window;
-        v = from_window ? pop_victim(window_, 0) : pop_victim(main_, 0);
-      }
-      if (v == nullptr) return nullptr;
-      keep = over         ? Keep::kNothing
-             : v->large   ? Keep::kHot
-             : from_window ? Keep::kPromote
-                          : Keep::kMoveHot;
     }
     if (v == nullptr) return nullptr;  // all memory is live (-M), in write heads or in flight
-    const size_t kept = compact(*v, keep);
-    if (v->large || (over && kept == 0)) {
-      if (kept != 0) {
-        push_sealed(large_queue(), v);
-      } else {
-        free_segment(v);
-      }
-      continue;
-    }
-    v->used = kept;
-    poison(v->data + kept, v->cap - kept);
-    if (kept + need <= v->cap) return v;
-    push_sealed(keep == Keep::kHot ? main_ : window_, v);
+    if (reuse(v, compact(*v, keep), over, need, keep == Keep::kHot ? main_ : window_)) return v;
   }
   return nullptr;
 }
 
 // A segment for the main head: fresh if the limit allows, else a victim compacted in place by
-// main's rule: the oldest window segment while the window is over its share (which is how main
-// grows back to nine tenths), otherwise the oldest main one. Never moves items, so a promotion
-// that lands here cannot start another.
+// main's rule: from the window while it is over its share (which is how main grows back to nine
+// tenths), otherwise from main. Never moves items, so a promotion that lands here cannot start
+// another.
 Segment* SegmentArena::take_main_segment(size_t need, Compact compact) {
   for (int round = 0; round < kMaxRounds; ++round) {
     if (Segment* s = fresh_segment()) return s;
     bool from_window;
-    {
-      std::lock_guard<std::mutex> g(mu_);
-      from_window = window_.count > window_target_ || main_.count == 0;
-    }
-    Segment* v = from_window ? pop_victim(window_, 0) : pop_victim(main_, 0);
-    if (v == nullptr) v = from_window ? pop_victim(main_, 0) : pop_victim(window_, 0);
+    Segment* v = pop_balanced(&from_window);
     if (v == nullptr) return nullptr;
     const bool over = reserved() > limit_;
-    const size_t kept = compact(*v, over ? Keep::kNothing : Keep::kHot);
-    if (v->large || (over && kept == 0)) {
-      if (kept != 0) {
-        push_sealed(main_, v);
-      } else {
-        free_segment(v);
-      }
-      continue;
-    }
-    v->used = kept;
-    poison(v->data + kept, v->cap - kept);
-    if (kept + need <= v->cap) return v;
-    push_sealed(main_, v);
+    if (reuse(v, compact(*v, over ? Keep::kNothing : Keep::kHot), over, need, main_)) return v;
   }
   return nullptr;
 }

@@ -93,6 +93,8 @@ class SegmentArena {
   bool make_room(int64_t bytes, Compact compact);
   Segment* pop_victim(Fifo& q, size_t need);
   Segment* pop_any();
+  Segment* pop_balanced(bool* from_window);
+  bool reuse(Segment* v, size_t kept, bool over, size_t need, Fifo& back);
   Fifo& large_queue() { return evict_ ? main_ : window_; }
   void push_sealed(Fifo& q, Segment* s);
   Segment* new_segment(size_t item_bytes, bool large);
