@@ -58,9 +58,11 @@ inline bool reply_known_line(std::string_view line) {
   for (std::string_view m : kMeta) {
     if (line == m || (reply_starts(line, m) && line.size() > 3 && line[2] == ' ')) return true;
   }
+  // refresh_certs answers OK or its error line as memcached does ("Error TLS not enabled",
+  // "Error loading the key: ...").
   return reply_starts(line, "CLIENT_ERROR ") || reply_starts(line, "SERVER_ERROR ") ||
          reply_starts(line, "ERROR: ") || reply_starts(line, "VERSION ") ||
-         reply_starts(line, "ME ");
+         reply_starts(line, "ME ") || reply_starts(line, "Error ");
 }
 
 // Meta "VA <bytes>[ <flags>]": returns the data length, or -1 if malformed.
