@@ -212,8 +212,12 @@ def main():
         with open(args.from_data) as f:
             data = json.load(f)
     else:
-        data = {"when": time.time(), "quick": args.quick, "threads": args.threads,
-                "config": {k: v for k, v in vars(args).items() if k != "from_data"}}
+        data = {}
+        if args.only and os.path.exists(args.data):  # keep the other figure's measurements
+            with open(args.data) as f:
+                data = json.load(f)
+        data.update({"when": time.time(), "quick": args.quick, "threads": args.threads,
+                     "config": {k: v for k, v in vars(args).items() if k != "from_data"}})
         with tempfile.TemporaryDirectory(prefix="memshield-plot-") as tmp:
             if args.only != "hitratio":
                 data["throughput"] = measure_throughput(args, tmp)
