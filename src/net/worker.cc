@@ -135,6 +135,7 @@ void Worker::join() {
 }
 
 void Worker::run() {
+  if (config_.start_gate != nullptr) config_.start_gate->wait(false);
   epoll_event events[kMaxEvents];
   const bool timeouts = config_.idle_timeout > 0 || config_.request_timeout > 0;
   while (!stopping_.load(std::memory_order_relaxed)) {

@@ -26,6 +26,9 @@ struct WorkerConfig {
   size_t max_input_buffer = 9u << 20;  // longest partial request we hold (a huge multi-get line)
   int idle_timeout = 0;     // seconds without input before a connection is closed; 0 = never
   int request_timeout = 0;  // seconds a request may take to arrive in full; 0 = never
+  // When set, the thread waits (on a futex) until it is true before serving anything: the
+  // server installs its seccomp filter in between, so no request is ever served without it.
+  const std::atomic<bool>* start_gate = nullptr;
 };
 
 class Worker {

@@ -170,6 +170,7 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   int check_user();
   bool drop_privileges();
   bool install_syscall_filter();
+  std::atomic<bool> serving_{false};  // the workers' start gate (see net::WorkerConfig)
   void ticker();
 
   const Settings& settings_;
@@ -584,6 +585,7 @@ int Server::run() {
     wc.out_high_water = kOutHighWater;
     wc.idle_timeout = settings_.idle_timeout;
     wc.request_timeout = settings_.request_timeout;
+    wc.start_gate = &serving_;
     workers_.push_back(std::make_unique<net::Worker>(wc, listeners_, *this, limit_, registry_,
                                                      clock_, udp_.get()));
     sources_.worker_stats.push_back(&workers_.back()->mutable_stats());
@@ -597,6 +599,10 @@ int Server::run() {
   metrics.start();
   int exit_code = 0;
   if (settings_.seccomp && !install_syscall_filter()) exit_code = 71;
+  // Workers serve from here on (with the filter in place when there is one); on failure they
+  // wake only to see the stop.
+  serving_.store(true, std::memory_order_release);
+  serving_.notify_all();
   if (exit_code == 0) {
     sd_notify_send("READY=1");  // Type=notify: listeners are up and workers serve
     MS_LOG(1, "memshield ready: %d worker threads, %zu MB memory limit", threads_,
