@@ -1,4 +1,4 @@
-// The in-memory layout of one stored item: a 16-byte packed header, the expiry time and client
+// The in-memory layout of one stored item: a 13-byte packed header, the expiry time and client
 // flags when they are not 0, then the key, then the value,
 // appended back to back in a segment (segment_arena.h), so an item costs its bytes and one slot in
 // the table. The value is stored without memcached's trailing CRLF; protocols add it on the way
@@ -19,9 +19,12 @@ struct Item {
   // The low 48 bits of the CAS (see cas_from_low48): the top 16 are the global counter's.
   uint32_t cas_lo;
   uint16_t cas_hi;
-  RelTime time;        // last store, or last access (bumped at most once per kUpdateInterval)
-  uint32_t vlen_word;  // value length; kHasExptime, kHasFlags: optional fields follow
-  uint8_t nkey;
+  // The last store, or last access (bumped at most once per kUpdateInterval), in seconds modulo
+  // 2^16: see time(). flush_all does not depend on it alone (see Store::Impl::dead_reason).
+  uint16_t time_lo;
+  // kKeyShift: key length; kHasExptime, kHasFlags: optional fields follow; kVlenMask: value
+  // length, or kLongValue when a 4-byte length follows (values of 4 MiB and more).
+  uint32_t size_word;
   uint8_t bits;  // kFreqMask: frequency 0..3; kFetched: read at least once; meta bits; kLinked
 
   static constexpr uint8_t kFreqMask = 0x3;
@@ -35,49 +38,66 @@ struct Item {
   // In the table. Set once when linked, cleared once when unlinked: an item is never relinked,
   // so a segment's compaction can tell dead bytes from live ones.
   static constexpr uint8_t kLinked = 0x40;
-  // Optional fields, in this order after the header: the expiry time (4 bytes, present when
-  // the item was stored with one, or got one later by moving to a bigger copy), then the client
-  // flags (4 bytes, present when not 0: most clients send 0 for plain bytes, and flags never
-  // change in an item's life). Values are below 2^30 bytes (-I is at most 1 GiB).
-  static constexpr uint32_t kHasFlags = 0x80000000u;
-  static constexpr uint32_t kHasExptime = 0x40000000u;
-  static constexpr uint32_t kFieldBits = kHasFlags | kHasExptime;
+  // Optional fields, in this order after the header: the long value length (4 bytes, values of
+  // kLongValue bytes or more), the expiry time (4 bytes, present when the item was stored with
+  // one, or got one later by moving to a bigger copy), then the client flags (4 bytes, present
+  // when not 0: most clients send 0 for plain bytes, and flags never change in an item's life).
+  static constexpr int kKeyShift = 24;
+  static constexpr uint32_t kHasFlags = 0x00800000u;
+  static constexpr uint32_t kHasExptime = 0x00400000u;
+  static constexpr uint32_t kVlenMask = 0x003FFFFFu;
+  static constexpr uint32_t kLongValue = kVlenMask;
 
   // Sizes and optional fields, written once when the item's bytes are handed out.
   void init(size_t key_len, size_t value_len, uint32_t client_flags, bool exptime_field) {
-    nkey = static_cast<uint8_t>(key_len);
-    vlen_word = static_cast<uint32_t>(value_len) | (client_flags != 0 ? kHasFlags : 0) |
-                (exptime_field ? kHasExptime : 0);
-    if (exptime_field) memset(field(0), 0, 4);
-    if (client_flags != 0) memcpy(field(exptime_field ? 4 : 0), &client_flags, 4);
+    const bool long_value = value_len >= kLongValue;
+    size_word = static_cast<uint32_t>(key_len) << kKeyShift |
+                (client_flags != 0 ? kHasFlags : 0) | (exptime_field ? kHasExptime : 0) |
+                (long_value ? kLongValue : static_cast<uint32_t>(value_len));
+    size_t off = 0;
+    if (long_value) {
+      const auto v = static_cast<uint32_t>(value_len);
+      memcpy(field(0), &v, 4);
+      off = 4;
+    }
+    if (exptime_field) {
+      memset(field(off), 0, 4);
+      off += 4;
+    }
+    if (client_flags != 0) memcpy(field(off), &client_flags, 4);
   }
-  uint32_t vlen() const { return vlen_word & ~kFieldBits; }
-  bool has_flags() const { return (vlen_word & kHasFlags) != 0; }
-  bool has_exptime() const { return (vlen_word & kHasExptime) != 0; }
+  size_t nkey() const { return size_word >> kKeyShift; }
+  uint32_t vlen() const {
+    uint32_t v = size_word & kVlenMask;
+    if (v == kLongValue) memcpy(&v, field(0), 4);
+    return v;
+  }
+  bool has_flags() const { return (size_word & kHasFlags) != 0; }
+  bool has_exptime() const { return (size_word & kHasExptime) != 0; }
   uint32_t flags() const {
     uint32_t f = 0;
-    if (has_flags()) memcpy(&f, field(has_exptime() ? 4 : 0), 4);
+    if (has_flags()) memcpy(&f, field(exptime_offset() + (has_exptime() ? 4 : 0)), 4);
     return f;
   }
   RelTime exptime() const {  // 0 = never
     RelTime e = 0;
-    if (has_exptime()) memcpy(&e, field(0), 4);
+    if (has_exptime()) memcpy(&e, field(exptime_offset()), 4);
     return e;
   }
   // False when the item has no room for a non-zero expiry time (the store then moves it).
   bool set_exptime(RelTime e) {
     if (!has_exptime()) return e == 0;
-    memcpy(field(0), &e, 4);
+    memcpy(field(exptime_offset()), &e, 4);
     return true;
   }
   size_t key_offset() const {
-    return sizeof(Item) + (has_exptime() ? 4 : 0) + (has_flags() ? 4 : 0);
+    return sizeof(Item) + exptime_offset() + (has_exptime() ? 4 : 0) + (has_flags() ? 4 : 0);
   }
   char* key_data() { return reinterpret_cast<char*>(this) + key_offset(); }
   const char* key_data() const { return reinterpret_cast<const char*>(this) + key_offset(); }
-  char* value_data() { return key_data() + nkey; }
-  const char* value_data() const { return key_data() + nkey; }
-  std::string_view key() const { return {key_data(), nkey}; }
+  char* value_data() { return key_data() + nkey(); }
+  const char* value_data() const { return key_data() + nkey(); }
+  std::string_view key() const { return {key_data(), nkey()}; }
   std::string_view value() const { return {value_data(), vlen()}; }
 
   uint64_t cas_low48() const { return (uint64_t{cas_hi} << 32) | cas_lo; }
@@ -86,6 +106,14 @@ struct Item {
     cas_hi = static_cast<uint16_t>(cas >> 32);
   }
 
+  // The full time from its low 16 bits: the latest time not after `now` with those bits. Exact
+  // for an item stored or read in the last 18 hours; an older one reads as more recent by a
+  // multiple of 2^16 seconds (only meta's last-access flag can tell).
+  RelTime time(RelTime now) const {
+    return now - static_cast<uint16_t>(static_cast<uint16_t>(now) - time_lo);
+  }
+  void set_time(RelTime t) { time_lo = static_cast<uint16_t>(t); }
+
   uint8_t freq() const { return bits & kFreqMask; }
   void set_freq(uint8_t f) { bits = static_cast<uint8_t>((bits & ~kFreqMask) | f); }
   void bump_freq() {
@@ -93,9 +121,10 @@ struct Item {
   }
   bool fetched() const { return (bits & kFetched) != 0; }
   bool linked() const { return (bits & kLinked) != 0; }
-  size_t size() const { return key_offset() + nkey + vlen(); }
+  size_t size() const { return key_offset() + nkey() + vlen(); }
 
  private:
+  size_t exptime_offset() const { return (size_word & kVlenMask) == kLongValue ? 4 : 0; }
   char* field(size_t off) { return reinterpret_cast<char*>(this) + sizeof(Item) + off; }
   const char* field(size_t off) const {
     return reinterpret_cast<const char*>(this) + sizeof(Item) + off;
@@ -103,7 +132,7 @@ struct Item {
 };
 #pragma pack(pop)
 
-static_assert(sizeof(Item) == 16, "item header grew");
+static_assert(sizeof(Item) == 13, "item header grew");
 
 // An item's full CAS from its low 48 bits and the counter's current value: the largest value not
 // above the counter with those low bits. Exact while no live item is 2^48 stores older than the
@@ -119,7 +148,8 @@ inline uint64_t cas_from_low48(uint64_t low48, uint64_t counter) {
 inline constexpr RelTime kUpdateInterval = 60;
 
 inline size_t item_alloc_size(size_t nkey, size_t vlen, uint32_t flags, bool exptime_field) {
-  return sizeof(Item) + (exptime_field ? 4 : 0) + (flags != 0 ? 4 : 0) + nkey + vlen;
+  return sizeof(Item) + (vlen >= Item::kLongValue ? 4 : 0) + (exptime_field ? 4 : 0) +
+         (flags != 0 ? 4 : 0) + nkey + vlen;
 }
 
 }  // namespace memshield::store

@@ -4,6 +4,9 @@
 // their keys.
 #include "store/slot_table.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -12,6 +15,20 @@
 #include "common/hash.h"
 
 namespace memshield::store {
+namespace {
+
+// Gives a retired table's whole pages back before freeing it. malloc keeps freed chunks of this
+// size resident for reuse, but the next, bigger table never fits in them: without this, the
+// tables' growth left about 1.5 bytes per item of dead heap at a million items.
+void free_table(uint64_t* slots, size_t count) {
+  static const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<uintptr_t>(slots) + page - 1) & ~(page - 1);
+  const auto end = (reinterpret_cast<uintptr_t>(slots + count)) & ~(page - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+  free(slots);
+}
+
+}  // namespace
 
 SlotTable::~SlotTable() { free(slots_); }
 
@@ -37,7 +54,7 @@ size_t SlotTable::find(std::string_view key, uint64_t h) const {
     if (s == 0 || dist_of(s) < d) return kNone;
     if (dist_of(s) == d && (s >> kTagShift) == tag) {
       const Item* it = decode(s);
-      if (it->nkey == key.size() && memcmp(it->key_data(), key.data(), key.size()) == 0) return i;
+      if (it->nkey() == key.size() && memcmp(it->key_data(), key.data(), key.size()) == 0) return i;
     }
   }
 }
@@ -104,7 +121,7 @@ bool SlotTable::grow() {
   for (size_t i = 0; i < old_cap; ++i) {
     if (Item* it = decode(old[i])) place(hash_key(it->key()), it);
   }
-  free(old);
+  free_table(old, old_cap);
   return true;
 }
 

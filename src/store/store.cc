@@ -40,7 +40,7 @@ void back_off(int round) {
 constexpr size_t kKeepNumerator = 3, kKeepDenominator = 4;
 
 void update_time(Item* it, RelTime now) {
-  if (it->time + kUpdateInterval < now) it->time = now;
+  if (it->time(now) + kUpdateInterval < now) it->set_time(now);
 }
 
 }  // namespace
@@ -80,7 +80,8 @@ struct Store::Impl {
   std::atomic<int64_t> table_bytes{0};
   std::atomic<uint64_t> last_cas{0};
   std::atomic<RelTime> oldest_live{0};
-  std::atomic<uint64_t> oldest_cas{0};
+  mutable std::atomic<uint64_t> oldest_cas{0};
+  mutable std::atomic<bool> flush_pending{false};  // a delayed flush_all whose cut-off CAS is unset
   std::atomic<uint64_t> malloc_fails{0};
   std::atomic<bool> over_limit{false};  // a table grew past the limit: trim after unlocking
   std::mutex reclaim_mu;  // guards the reclaim cursor; never taken while holding a shard lock
@@ -90,13 +91,17 @@ struct Store::Impl {
   Shard& shard_for(uint64_t h) { return st.shards_[shard_shift >= 64 ? 0 : h >> shard_shift]; }
   // Every store takes the next number, with -C too (flush_all's cut-off uses it). Clients see
   // it as the CAS only when CAS is enabled.
-  uint64_t new_cas() { return last_cas.fetch_add(1, std::memory_order_relaxed) + 1; }
+  uint64_t new_cas() {
+    if (flush_pending.load(std::memory_order_relaxed)) resolve_flush(st.clock_.now());
+    return last_cas.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
   uint64_t cas_of(const Item* it) const {
     return cas_from_low48(it->cas_low48(), last_cas.load(std::memory_order_relaxed));
   }
   uint64_t visible_cas(const Item* it) const { return st.config_.use_cas ? cas_of(it) : 0; }
 
   Lookup dead_reason(const Item* it, RelTime now) const;
+  void resolve_flush(RelTime now) const;
   Fresh alloc_item(std::string_view key, size_t vlen, uint32_t flags, bool exptime_field,
                    AllocStatus* status);
   bool relocate_for_exptime(std::string_view key, uint64_t h);
@@ -151,15 +156,27 @@ size_t NewItem::value_size() const { return item_->vlen(); }
 
 // ---- Impl: memory ----
 
+// memcached's rule: once `oldest_live` has come, items whose time is not after it are flushed.
+// An item's time is exact only within 18 hours (Item::time), so the CAS, which orders every
+// store, carries the cut-off for older ones: the counter is taken at the flush, or, for a flush
+// with a delay, by the first store or lookup after `oldest_live`'s second (resolve_flush).
 Lookup Store::Impl::dead_reason(const Item* it, RelTime now) const {
   RelTime live = oldest_live.load(std::memory_order_acquire);
   if (live != 0 && live <= now) {
-    uint64_t ocas = oldest_cas.load(std::memory_order_relaxed);
-    if (it->time <= live || (ocas != 0 && cas_of(it) < ocas)) return Lookup::kFlushed;
+    if (flush_pending.load(std::memory_order_relaxed)) resolve_flush(now);
+    uint64_t ocas = oldest_cas.load(std::memory_order_acquire);
+    if (it->time(now) <= live || (ocas != 0 && cas_of(it) < ocas)) return Lookup::kFlushed;
   }
   const RelTime exptime = it->exptime();
   if (exptime != 0 && exptime <= now) return Lookup::kExpired;
   return Lookup::kHit;
+}
+
+void Store::Impl::resolve_flush(RelTime now) const {
+  if (now <= oldest_live.load(std::memory_order_acquire)) return;
+  if (flush_pending.exchange(false, std::memory_order_acq_rel)) {
+    oldest_cas.store(last_cas.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
 }
 
 // Room for an item, with its key and sizes written at once: a segment's compaction walks items
@@ -400,7 +417,7 @@ bool Store::Impl::relocate_for_exptime(std::string_view key, uint64_t h) {
       if (it != nullptr && !it->has_exptime() && it->vlen() == vlen && it->flags() == flags) {
         f.it->cas_lo = it->cas_lo;
         f.it->cas_hi = it->cas_hi;
-        f.it->time = it->time;
+        f.it->time_lo = it->time_lo;
         f.it->bits = static_cast<uint8_t>(it->bits & ~Item::kLinked);
         memcpy(f.it->value_data(), it->value_data(), vlen);
         locked_replace(s, i, f.it, false);
@@ -434,7 +451,7 @@ Lookup Store::Impl::access(std::string_view key, bool set_exptime, RelTime expti
     Item* it = s.table.item_at(i);
     if (set_exptime && !it->set_exptime(exptime)) continue;  // no room: move it, then again
     if (visit != nullptr) {
-      ItemView v{it->key(), it->value(), it->flags(), it->exptime(), it->time, visible_cas(it),
+      ItemView v{it->key(), it->value(), it->flags(), it->exptime(), it->time(now), visible_cas(it),
                  it->fetched()};
       (*visit)(v);
     }
@@ -483,7 +500,7 @@ StoreResult Store::Impl::concat(Fresh add, bool append, uint64_t cas_in, uint64_
           memcpy(v, add.it->value_data(), add.it->vlen());
           memcpy(v + add.it->vlen(), old->value_data(), old->vlen());
         }
-        o->time = st.clock_.now();
+        o->set_time(st.clock_.now());
         o->set_cas(new_cas());
         o->bits = 0;
         if (cas_out != nullptr) *cas_out = visible_cas(o);
@@ -548,7 +565,7 @@ AllocStatus Store::allocate(std::string_view key, uint32_t flags, RelTime exptim
   Item* it = f.it;
   it->set_cas(0);
   it->set_exptime(exptime);
-  it->time = clock_.now();
+  it->set_time(clock_.now());
   out->store_ = this;
   out->item_ = it;
   out->seg_ = f.seg;
@@ -599,7 +616,7 @@ StoreResult Store::store_meta(NewItem&& item, Mode mode, uint64_t cas_in,
       result = StoreResult::kExists;
     } else {
       const bool stale = mode == Mode::kCas && cas_in != impl_->visible_cas(old);
-      it->time = now;
+      it->set_time(now);
       it->set_cas(impl_->new_cas());
       // A stale store (ms I with an older CAS) keeps the old item's win token, so the client
       // that holds it still gets to recache.
@@ -668,7 +685,7 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
     } else if (fresh.it != nullptr) {
       it = fresh.it;
       it->set_exptime(opts.vivify_ttl);
-      it->time = now;
+      it->set_time(now);
       it->set_cas(impl_->new_cas());
       it->bits = opts.key_binary ? Item::kKeyBinary : 0;
       if (impl_->locked_link_new(s, h, it)) {
@@ -686,7 +703,7 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
       v.value = it->value();
       v.flags = it->flags();
       v.exptime = it->exptime();
-      v.last_access = it->time;
+      v.last_access = it->time(now);
       v.cas = impl_->visible_cas(it);
       v.fetched = it->fetched();
       v.key_binary = (it->bits & Item::kKeyBinary) != 0;
@@ -802,7 +819,7 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
         Item* f = fresh.it;
         f->set_exptime(it->exptime());
         memcpy(f->value_data(), buf, len);
-        f->time = now;
+        f->set_time(now);
         f->set_cas(impl_->new_cas());
         f->bits = 0;
         *result = v;
@@ -829,14 +846,17 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
 void Store::flush(RelTime when) {
   RelTime now = clock_.now();
   RelTime horizon = when != 0 ? when : now;
-  if (config_.use_cas) {
-    RelTime live = horizon - 1;
+  // memcached: with CAS the cut-off is the second before; without, the second itself (so items
+  // stored later in that second are flushed too).
+  RelTime live = config_.use_cas ? horizon - 1 : horizon;
+  if (live <= now) {
     // Items stored earlier in this very second have time == now; the CAS cut-off catches them.
-    if (live <= now) impl_->oldest_cas.store(impl_->new_cas(), std::memory_order_relaxed);
-    impl_->oldest_live.store(live, std::memory_order_release);
+    impl_->flush_pending.store(false, std::memory_order_relaxed);
+    impl_->oldest_cas.store(impl_->new_cas(), std::memory_order_release);
   } else {
-    impl_->oldest_live.store(horizon, std::memory_order_release);
+    impl_->flush_pending.store(true, std::memory_order_relaxed);
   }
+  impl_->oldest_live.store(live, std::memory_order_release);
 }
 
 size_t Store::reclaim_expired(size_t budget) {

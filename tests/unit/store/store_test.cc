@@ -392,6 +392,78 @@ TEST_F(StoreTest, DelayedFlush) {
   EXPECT_EQ(get(s(), "k3").result, Lookup::kHit);
 }
 
+// An item keeps only the low 16 bits of its time, so flush_all must not depend on the time of
+// items older than 2^16 seconds: the CAS cut-off covers them, for a flush now or a delayed one.
+// The steps are chosen so that such an item's time reads as the present (after the cut-off).
+TEST_F(StoreTest, FlushCoversItemsOlderThanTheirTimeField) {
+  for (bool use_cas : {true, false}) {
+    Config c;
+    c.use_cas = use_cas;
+    make(c);
+    EXPECT_EQ(put(s(), "ancient", "v"), StoreResult::kStored);
+    clock_.advance_for_testing(65536);
+    s().flush(0);
+    EXPECT_EQ(get(s(), "ancient").result, Lookup::kFlushed) << use_cas;
+    clock_.advance_for_testing(1);
+    EXPECT_EQ(put(s(), "after", "v"), StoreResult::kStored);
+    clock_.advance_for_testing(2 * 65536);  // "after" is older than its time field can tell
+    EXPECT_EQ(get(s(), "after").result, Lookup::kHit) << use_cas;
+
+    EXPECT_EQ(put(s(), "old", "v"), StoreResult::kStored);
+    clock_.advance_for_testing(65536 - 11);
+    s().flush(clock_.now() + 10);
+    clock_.advance_for_testing(5);
+    EXPECT_EQ(put(s(), "during", "v"), StoreResult::kStored);  // (a read would bump "old")
+    clock_.advance_for_testing(6);  // past the flush's second: the first lookup sets the cut-off
+    EXPECT_EQ(get(s(), "old").result, Lookup::kFlushed) << use_cas;
+    EXPECT_EQ(get(s(), "during").result, Lookup::kFlushed) << use_cas;
+    EXPECT_EQ(put(s(), "later", "v"), StoreResult::kStored);
+    clock_.advance_for_testing(65536);
+    EXPECT_EQ(get(s(), "later").result, Lookup::kHit) << use_cas;
+  }
+}
+
+// A delayed flush whose second passes with no lookup: the first store after it sets the cut-off
+// before taking its own CAS, so it survives and everything before it goes.
+TEST_F(StoreTest, DelayedFlushCutOffTakenByTheNextStore) {
+  EXPECT_EQ(put(s(), "old", "v"), StoreResult::kStored);
+  clock_.advance_for_testing(65536 - 10);
+  s().flush(clock_.now() + 3);
+  clock_.advance_for_testing(10);
+  EXPECT_EQ(put(s(), "new", "v"), StoreResult::kStored);
+  EXPECT_EQ(get(s(), "new").result, Lookup::kHit);
+  EXPECT_EQ(get(s(), "old").result, Lookup::kFlushed);
+}
+
+// Values of 4 MiB and more carry their length in an extra field, before the expiry time and
+// flags: every combination reads back, and append and touch move them intact.
+TEST_F(StoreTest, LongValuesWithEveryOptionalField) {
+  Config c;
+  c.item_size_max = 16u << 20;
+  c.memory_limit = 256u << 20;
+  make(c);
+  const std::string big((4u << 20) + 3, 'x');
+  const std::string edge((4u << 20) - 1, 'e');  // exactly Item::kLongValue bytes
+  for (uint32_t flags : {0u, 7u}) {
+    for (RelTime exptime : {RelTime{0}, clock_.now() + 100}) {
+      for (const std::string* v : {&big, &edge}) {
+        const std::string key = "big" + std::to_string(flags) + "_" + std::to_string(exptime);
+        ASSERT_EQ(put(s(), key, *v, Mode::kSet, flags, exptime), StoreResult::kStored);
+        Got g = get(s(), key);
+        ASSERT_EQ(g.result, Lookup::kHit);
+        EXPECT_EQ(g.value, *v);
+        EXPECT_EQ(g.flags, flags);
+        EXPECT_EQ(g.exptime, exptime);
+      }
+    }
+  }
+  ASSERT_EQ(put(s(), "big0_0", "tail", Mode::kAppend), StoreResult::kStored);
+  EXPECT_TRUE(s().touch("big0_0", clock_.now() + 50));  // moves it to a copy with the field
+  Got g = get(s(), "big0_0");
+  EXPECT_EQ(g.value, edge + "tail");
+  EXPECT_EQ(g.exptime, clock_.now() + 50);
+}
+
 TEST_F(StoreTest, IncrDecr) {
   uint64_t r = 0;
   EXPECT_EQ(s().delta("n", true, 1, &r), DeltaStatus::kNotFound);
@@ -488,13 +560,17 @@ TEST_F(StoreTest, StatsBasics) {
   EXPECT_GT(st.hash_bytes, 0u);
   EXPECT_EQ(st.bytes, st.hash_bytes);
   EXPECT_EQ(st.hash_power_level, 12u);  // 256 shards x 16 slots
-  for (int i = 0; i < 10000; ++i)
-    ASSERT_EQ(put(s(), "k" + std::to_string(i), "v"), StoreResult::kStored);
+  size_t item_bytes = 0;
+  for (int i = 0; i < 10000; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    ASSERT_EQ(put(s(), key, "v"), StoreResult::kStored);
+    item_bytes += 13 + key.size() + 1;  // header, key, value: no flags, no expiry
+  }
   st = s().stats();
   EXPECT_EQ(st.curr_items, 10000u);
   EXPECT_EQ(st.total_items, 10000u);
   EXPECT_GE(st.hash_power_level, 13u);
-  EXPECT_GT(st.bytes, st.hash_bytes + 10000u * 20);  // 16-byte header, ~5-byte key, value
+  EXPECT_EQ(st.bytes, st.hash_bytes + item_bytes);
   EXPECT_EQ(st.evictions, 0u);
   for (int i = 0; i < 10000; ++i) ASSERT_TRUE(s().remove("k" + std::to_string(i)));
   st = s().stats();
@@ -517,6 +593,17 @@ namespace memshield::store {
 namespace {
 
 // Items keep 48 bits of their CAS; the rest comes from the counter, across 2^48 boundaries.
+TEST(ItemTime, FullTimeFromLow16Bits) {
+  Item it{};
+  it.set_time(1000);
+  EXPECT_EQ(it.time(1000), 1000u);
+  EXPECT_EQ(it.time(66535), 1000u);  // 65535 seconds later: still exact
+  EXPECT_EQ(it.time(66536), 66536u);  // 2^16 later: reads as now
+  it.set_time(70000);
+  EXPECT_EQ(it.time(70005), 70000u);
+  EXPECT_EQ(it.time(131071), 70000u);  // crosses a multiple of 2^16
+}
+
 TEST(ItemCas, FullValueFromLow48Bits) {
   constexpr uint64_t k48 = uint64_t{1} << 48;
   EXPECT_EQ(cas_from_low48(7, 9), 7u);
