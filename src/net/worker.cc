@@ -48,9 +48,8 @@ std::string peer_name(const sockaddr_storage& sa, const std::string& listen_addr
 struct Worker::Handle {
   enum Kind { kListen, kUdp, kConn, kWake } kind;
   int fd = -1;
-  std::string address;
   Connection* conn = nullptr;
-  SecureChannelFactory* secure = nullptr;  // kListen: wrap accepted connections (TLS)
+  const ListenSocket* listener = nullptr;  // kListen
 };
 
 struct Worker::Connection {
@@ -89,6 +88,7 @@ Worker::Worker(const WorkerConfig& config, const std::vector<ListenSocket>& list
 Worker::~Worker() {
   stop();
   join();
+  take_handed_over();  // handed over after this loop stopped: closed unserved
   if (wake_fd_ >= 0) close(wake_fd_);
   if (epfd_ >= 0) close(epfd_);
 }
@@ -110,8 +110,7 @@ void Worker::start() {
     auto h = std::make_unique<Handle>();
     h->kind = ls.udp ? Handle::kUdp : Handle::kListen;
     h->fd = ls.fd;
-    h->address = ls.address;
-    h->secure = ls.udp ? nullptr : ls.secure;
+    h->listener = &ls;
     epoll_event lev{};
     lev.events = EPOLLIN | EPOLLEXCLUSIVE;  // wake one worker per new connection or datagram
     lev.data.ptr = h.get();
@@ -149,8 +148,13 @@ void Worker::run() {
       auto* h = static_cast<Handle*>(events[i].data.ptr);
       uint32_t ev = events[i].events;
       switch (h->kind) {
-        case Handle::kWake:
+        case Handle::kWake: {
+          uint64_t count;
+          ssize_t rc = read(wake_fd_, &count, sizeof(count));
+          (void)rc;
+          take_handed_over();
           break;
+        }
         case Handle::kListen:
           accept_from(*h);
           break;
@@ -174,6 +178,7 @@ void Worker::run() {
   for (Connection* c : connections_) {
     if (c != nullptr) close_connection(c);
   }
+  take_handed_over();
 }
 
 // Once a second at most: closes connections idle past -o idle_timeout, and those whose request
@@ -202,73 +207,112 @@ void Worker::sweep_timeouts() {
 }
 
 void Worker::accept_from(const Handle& listener) {
-  const int listen_fd = listener.fd;
-  const std::string& listen_address = listener.address;
   for (int i = 0; i < kAcceptBatch; ++i) {
-    sockaddr_storage sa{};
-    socklen_t len = sizeof(sa);
-    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&sa), &len,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
+    Accepted a{-1, {}, listener.listener};
+    socklen_t len = sizeof(a.peer);
+    a.fd = accept4(listener.fd, reinterpret_cast<sockaddr*>(&a.peer), &len,
+                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (a.fd < 0) {
       if (errno == EINTR || errno == ECONNABORTED) continue;
       if (errno == EMFILE || errno == ENFILE) {
         MS_WARN("accept: %s (raise the open-files limit or lower -c)", strerror(errno));
       }
       return;
     }
-    if (!factory_.admit(sa)) {
-      close(fd);  // access control: not one byte to a refused peer
+    if (!factory_.admit(a.peer)) {
+      close(a.fd);  // access control: not one byte to a refused peer
       continue;
     }
     if (limit_.current.fetch_add(1, std::memory_order_relaxed) >= limit_.max_connections) {
       limit_.current.fetch_sub(1, std::memory_order_relaxed);
       stats_.rejected_connections.add();
       std::string_view msg = factory_.reject_message();
-      ssize_t rc = send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+      ssize_t rc = send(a.fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
       (void)rc;
-      close(fd);
+      close(a.fd);
       continue;
     }
-    if (sa.ss_family == AF_INET || sa.ss_family == AF_INET6) {
-      int one = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    WorkerGroup* g = config_.group;
+    Worker* to = this;
+    if (g != nullptr && g->workers.size() > 1) {
+      to = g->workers[g->turn.fetch_add(1, std::memory_order_relaxed) % g->workers.size()];
     }
-    std::unique_ptr<SecureChannel> tls;
-    if (listener.secure != nullptr) {
-      tls = listener.secure->wrap(fd);
-      if (tls == nullptr) {
-        limit_.current.fetch_sub(1, std::memory_order_relaxed);
-        stats_.ssl_handshake_errors.add();
-        MS_WARN_RATELIMITED(1, "could not set up TLS for a new connection on %s",
-                            listen_address.c_str());
-        close(fd);
-        continue;
-      }
+    if (to == this) {
+      adopt(a);
+    } else {
+      to->hand_over(a);
     }
-    auto* c = new Connection;
-    c->fd = fd;
-    c->handle.kind = Handle::kConn;
-    c->handle.fd = fd;
-    c->handle.conn = c;
-    c->last_active.store(clock_.now(), std::memory_order_relaxed);
-    if (tls != nullptr) {
-      c->tls = std::move(tls);
-      c->request_started = clock_.now();  // --request-timeout covers the handshake too
-    }
-    PeerInfo peer{fd, sa, config_.index, peer_name(sa, listen_address), listen_address};
-    if (c->tls != nullptr) c->tls_peer = peer.address;
-    c->session = factory_.create(peer);
-    if (connections_.size() <= static_cast<size_t>(fd)) connections_.resize(fd + 1, nullptr);
-    connections_[fd] = c;
-    c->events = EPOLLIN;
-    epoll_event ev{};
-    ev.events = c->events;
-    ev.data.ptr = &c->handle;
-    epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
-    stats_.total_connections.add();
-    registry_.add(fd, ConnInfo{peer.address, listen_address, false, &c->last_active});
-    MS_LOG(2, "<%d new client connection from %s", fd, peer.address.c_str());
   }
+}
+
+void Worker::hand_over(const Accepted& a) {
+  {
+    std::lock_guard<std::mutex> g(inbox_mu_);
+    inbox_.push_back(a);
+  }
+  uint64_t one = 1;
+  ssize_t rc = write(wake_fd_, &one, sizeof(one));
+  (void)rc;
+}
+
+void Worker::take_handed_over() {
+  std::vector<Accepted> batch;
+  {
+    std::lock_guard<std::mutex> g(inbox_mu_);
+    batch.swap(inbox_);
+  }
+  for (const Accepted& a : batch) {
+    if (stopping_.load(std::memory_order_relaxed)) {
+      close(a.fd);
+      limit_.current.fetch_sub(1, std::memory_order_relaxed);
+    } else {
+      adopt(a);
+    }
+  }
+}
+
+void Worker::adopt(const Accepted& a) {
+  const int fd = a.fd;
+  const std::string& listen_address = a.listener->address;
+  if (a.peer.ss_family == AF_INET || a.peer.ss_family == AF_INET6) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+  std::unique_ptr<SecureChannel> tls;
+  if (a.listener->secure != nullptr) {
+    tls = a.listener->secure->wrap(fd);
+    if (tls == nullptr) {
+      limit_.current.fetch_sub(1, std::memory_order_relaxed);
+      stats_.ssl_handshake_errors.add();
+      MS_WARN_RATELIMITED(1, "could not set up TLS for a new connection on %s",
+                          listen_address.c_str());
+      close(fd);
+      return;
+    }
+  }
+  auto* c = new Connection;
+  c->fd = fd;
+  c->handle.kind = Handle::kConn;
+  c->handle.fd = fd;
+  c->handle.conn = c;
+  c->last_active.store(clock_.now(), std::memory_order_relaxed);
+  if (tls != nullptr) {
+    c->tls = std::move(tls);
+    c->request_started = clock_.now();  // --request-timeout covers the handshake too
+  }
+  PeerInfo peer{fd, a.peer, config_.index, peer_name(a.peer, listen_address), listen_address};
+  if (c->tls != nullptr) c->tls_peer = peer.address;
+  c->session = factory_.create(peer);
+  if (connections_.size() <= static_cast<size_t>(fd)) connections_.resize(fd + 1, nullptr);
+  connections_[fd] = c;
+  c->events = EPOLLIN;
+  epoll_event ev{};
+  ev.events = c->events;
+  ev.data.ptr = &c->handle;
+  epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
+  stats_.total_connections.add();
+  registry_.add(fd, ConnInfo{peer.address, listen_address, false, &c->last_active});
+  MS_LOG(2, "<%d new client connection from %s", fd, peer.address.c_str());
 }
 
 // One batch of datagrams per readiness event: recvmmsg in, the handler decides, sendmmsg out.

@@ -1,12 +1,17 @@
 // A worker thread: one epoll loop that accepts on the shared listening sockets and serves its
-// own connections start to finish (no hand-offs, so a request never crosses threads). Level-
+// connections start to finish (a request never crosses threads). Accepted connections are dealt
+// to the workers in turn, as memcached's dispatcher does: whichever worker the kernel wakes for
+// a burst of connects would otherwise keep them all, leaving the other cores idle. Level-
 // triggered; one read per readiness event keeps busy connections from starving the others.
 #pragma once
 
 #include <sys/uio.h>
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -20,6 +25,15 @@
 
 namespace memshield::net {
 
+class Worker;
+
+// The workers that deal accepted connections to each other in turn. Filled in before any
+// worker starts and unchanged after.
+struct WorkerGroup {
+  std::vector<Worker*> workers;
+  std::atomic<size_t> turn{0};
+};
+
 struct WorkerConfig {
   int index = 0;
   size_t out_high_water = 4u << 20;  // stop reading from a client that doesn't read its answers
@@ -29,6 +43,7 @@ struct WorkerConfig {
   // When set, the thread waits (on a futex) until it is true before serving anything: the
   // server installs its seccomp filter in between, so no request is ever served without it.
   const std::atomic<bool>* start_gate = nullptr;
+  WorkerGroup* group = nullptr;  // null: keep every connection this worker accepts
 };
 
 class Worker {
@@ -51,9 +66,19 @@ class Worker {
  private:
   struct Connection;
   struct Handle;  // what epoll's data.ptr points at
+  // A connection accepted by another worker, waiting in this one's inbox.
+  struct Accepted {
+    int fd;
+    sockaddr_storage peer;
+    const ListenSocket* listener;
+  };
 
   void run();
   void accept_from(const Handle& listener);
+  // Called by the accepting worker: queues the connection and wakes this worker's loop.
+  void hand_over(const Accepted& a);
+  void take_handed_over();
+  void adopt(const Accepted& a);  // starts serving a connection that passed admission
   void receive_datagrams(int fd);
   void on_readable(Connection* c);
   void on_writable(Connection* c);
@@ -86,6 +111,8 @@ class Worker {
   RelTime last_sweep_ = 0;
   std::unique_ptr<char[]> scratch_;        // shared read buffer: idle connections hold none
   std::unique_ptr<char[]> udp_buffers_;    // one batch of datagrams for recvmmsg
+  std::mutex inbox_mu_;
+  std::vector<Accepted> inbox_;            // guarded by inbox_mu_
 };
 
 }  // namespace memshield::net

@@ -23,8 +23,9 @@ constexpr const char* kAlways[] = {
     "epoll_wait", "epoll_pwait", "epoll_ctl", "poll", "ppoll",
     // malloc (mmap and mprotect have their own rules below)
     "munmap", "mremap", "madvise", "brk",
-    // threads waiting on each other, clocks (vDSO normally), signals, exit
-    "futex", "clock_gettime", "gettimeofday", "getpid", "gettid", "rt_sigprocmask",
+    // threads waiting on each other (sched_yield: the store's writers back off under
+    // contention), clocks (vDSO normally), signals, exit
+    "futex", "sched_yield", "clock_gettime", "gettimeofday", "getpid", "gettid", "rt_sigprocmask",
     "rt_sigtimedwait", "rt_sigreturn", "restart_syscall", "exit", "exit_group",
     // a thread's own start-up: threads started just before the filter may still be running it
     "rseq", "set_robust_list",
@@ -37,7 +38,7 @@ constexpr const char* kSanitizer[] = {
     "clone", "ptrace", "wait4", "prctl", "sched_getaffinity", "sigaltstack", "readlink",
     "readlinkat", "getppid", "rt_sigaction", "tgkill", "pipe2", "dup", "dup2", "dup3",
     "open", "openat", "unlink", "mmap", "mprotect", "kill", "getuid", "geteuid", "uname",
-    "sysinfo", "getrlimit", "prlimit64", "setrlimit", "sched_yield", "getdents", "getdents64",
+    "sysinfo", "getrlimit", "prlimit64", "setrlimit", "getdents", "getdents64",
     "waitid", "clone3",
 };
 

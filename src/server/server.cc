@@ -191,6 +191,7 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   std::vector<net::ListenSocket> listeners_;
   std::vector<std::unique_ptr<engine::ThreadStats>> thread_stats_;
   std::vector<std::unique_ptr<net::Worker>> workers_;
+  net::WorkerGroup worker_group_;  // deals accepted connections to workers_ in turn
   StatsSources sources_;
 
   bool switch_user_ = false;  // -u as root: the ids to switch to after binding
@@ -586,9 +587,11 @@ int Server::run() {
     wc.idle_timeout = settings_.idle_timeout;
     wc.request_timeout = settings_.request_timeout;
     wc.start_gate = &serving_;
+    wc.group = &worker_group_;
     workers_.push_back(std::make_unique<net::Worker>(wc, listeners_, *this, limit_, registry_,
                                                      clock_, udp_.get()));
     sources_.worker_stats.push_back(&workers_.back()->mutable_stats());
+    worker_group_.workers.push_back(workers_.back().get());
   }
   for (const auto& ls : listeners_) {
     registry_.add(ls.fd, net::ConnInfo{ls.address, ls.address, true, nullptr});
