@@ -121,6 +121,11 @@ struct Store::Impl {
   bool locked_link_new(Shard& s, uint64_t h, Item* it);
   void locked_replace(Shard& s, size_t i, Item* it, bool counts_as_store = true);
   bool locked_grow(Shard& s);
+  // Runs `op` under the key's shard lock. `op` returns false when the item it found needs room
+  // for an expiry time it has not got: the item then moves to a copy with the field (no lock
+  // held) and `op` runs again. False if the copy could not be made.
+  template <class Op>
+  bool with_exptime_room(std::string_view key, uint64_t h, Op&& op);
   Lookup access(std::string_view key, bool set_exptime, RelTime exptime,
                 const FunctionRef<void(const ItemView&)>* visit);
   StoreResult concat(Fresh add, bool append, uint64_t cas_in, uint64_t* cas_out);
@@ -434,22 +439,33 @@ bool Store::Impl::relocate_for_exptime(std::string_view key, uint64_t h) {
 
 // ---- Impl: commands ----
 
+template <class Op>
+bool Store::Impl::with_exptime_room(std::string_view key, uint64_t h, Op&& op) {
+  Shard& s = shard_for(h);
+  for (int round = 0; round < kMaxRetries; ++round) {
+    back_off(round);
+    if (round > 0 && !relocate_for_exptime(key, h)) return false;
+    std::lock_guard<std::mutex> g(s.mu);
+    if (op(s)) return true;
+  }
+  return false;
+}
+
 Lookup Store::Impl::access(std::string_view key, bool set_exptime, RelTime exptime,
                            const FunctionRef<void(const ItemView&)>* visit) {
   if (key.size() > kMaxKey) return Lookup::kMiss;
   uint64_t h = hash_key(key);
   if (visit != nullptr) sketch.record(h);  // reads, hits and misses alike; not touches
-  Shard& s = shard_for(h);
-  for (int round = 0; round < kMaxRetries; ++round) {
-    back_off(round);
-    if (round > 0 && !relocate_for_exptime(key, h)) break;
-    std::lock_guard<std::mutex> g(s.mu);
+  Lookup result = Lookup::kMiss;  // stays so if the bigger copy cannot be allocated
+  with_exptime_room(key, h, [&](Shard& s) {
     RelTime now = st.clock_.now();
-    Lookup why;
-    size_t i = locked_find_live(s, key, h, now, &why);
-    if (i == SlotTable::kNone) return why;
+    size_t i = locked_find_live(s, key, h, now, &result);
+    if (i == SlotTable::kNone) return true;
     Item* it = s.table.item_at(i);
-    if (set_exptime && !it->set_exptime(exptime)) continue;  // no room: move it, then again
+    if (set_exptime && !it->set_exptime(exptime)) {
+      result = Lookup::kMiss;
+      return false;
+    }
     if (visit != nullptr) {
       ItemView v{it->key(), it->value(), it->flags(), it->exptime(), it->time(now), visible_cas(it),
                  it->fetched()};
@@ -458,9 +474,9 @@ Lookup Store::Impl::access(std::string_view key, bool set_exptime, RelTime expti
     it->bump_freq();
     it->bits |= Item::kFetched;
     update_time(it, now);
-    return Lookup::kHit;
-  }
-  return Lookup::kMiss;  // the bigger copy could not be allocated
+    return true;
+  });
+  return result;
 }
 
 StoreResult Store::Impl::concat(Fresh add, bool append, uint64_t cas_in, uint64_t* cas_out) {
@@ -660,12 +676,8 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
   }
   const uint64_t h = hash_key(key);
   if (!opts.no_update) impl_->sketch.record(h);
-  Shard& s = impl_->shard_for(h);
   Lookup why = Lookup::kMiss;
-  for (int round = 0; round < kMaxRetries; ++round) {
-    back_off(round);
-    if (round > 0 && !impl_->relocate_for_exptime(key, h)) break;
-    std::lock_guard<std::mutex> g(s.mu);
+  impl_->with_exptime_room(key, h, [&](Shard& s) {
     RelTime now = clock_.now();
     size_t i = impl_->locked_find_live(s, key, h, now, &why);
     Item* it = nullptr;
@@ -673,9 +685,9 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
     if (i != SlotTable::kNone) {
       it = s.table.item_at(i);
       v.old_exptime = it->exptime();
-      if (opts.set_ttl && !it->set_exptime(opts.ttl)) {  // no room: move it, then again
+      if (opts.set_ttl && !it->set_exptime(opts.ttl)) {
         why = Lookup::kMiss;
-        continue;
+        return false;
       }
       const RelTime exptime = it->exptime();
       v.token_sent = (it->bits & Item::kTokenSent) != 0;
@@ -697,25 +709,24 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
         it = nullptr;  // no room in the table: a plain miss
       }
     }
-    if (it != nullptr) {
-      if (v.won) it->bits |= Item::kTokenSent;
-      v.key = it->key();
-      v.value = it->value();
-      v.flags = it->flags();
-      v.exptime = it->exptime();
-      v.last_access = it->time(now);
-      v.cas = impl_->visible_cas(it);
-      v.fetched = it->fetched();
-      v.key_binary = (it->bits & Item::kKeyBinary) != 0;
-      visit(v);
-      if (!opts.no_update) {
-        it->bump_freq();
-        it->bits |= Item::kFetched;
-        update_time(it, now);
-      }
+    if (it == nullptr) return true;
+    if (v.won) it->bits |= Item::kTokenSent;
+    v.key = it->key();
+    v.value = it->value();
+    v.flags = it->flags();
+    v.exptime = it->exptime();
+    v.last_access = it->time(now);
+    v.cas = impl_->visible_cas(it);
+    v.fetched = it->fetched();
+    v.key_binary = (it->bits & Item::kKeyBinary) != 0;
+    visit(v);
+    if (!opts.no_update) {
+      it->bump_freq();
+      it->bits |= Item::kFetched;
+      update_time(it, now);
     }
-    break;
-  }
+    return true;
+  });
   Impl::release(fresh);
   impl_->trim_if_over();
   return why;
@@ -724,26 +735,27 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
 MetaDeleteResult Store::meta_delete(std::string_view key, const MetaDeleteOptions& opts) {
   if (key.size() > kMaxKey) return MetaDeleteResult::kNotFound;
   uint64_t h = hash_key(key);
-  Shard& s = impl_->shard_for(h);
-  for (int round = 0; round < kMaxRetries; ++round) {
-    back_off(round);
-    if (round > 0 && !impl_->relocate_for_exptime(key, h)) break;
-    std::lock_guard<std::mutex> g(s.mu);
+  MetaDeleteResult result = MetaDeleteResult::kNotFound;  // also if the copy cannot be made
+  impl_->with_exptime_room(key, h, [&](Shard& s) {
     Lookup why;
     size_t i = impl_->locked_find_live(s, key, h, clock_.now(), &why);
-    if (i == SlotTable::kNone) return MetaDeleteResult::kNotFound;
+    if (i == SlotTable::kNone) return true;
     Item* it = s.table.item_at(i);
-    if (opts.has_cas && opts.cas != impl_->visible_cas(it)) return MetaDeleteResult::kExists;
+    if (opts.has_cas && opts.cas != impl_->visible_cas(it)) {
+      result = MetaDeleteResult::kExists;
+      return true;
+    }
     if (opts.invalidate) {
-      if (opts.set_ttl && !it->set_exptime(opts.ttl)) continue;  // no room: move it, again
+      if (opts.set_ttl && !it->set_exptime(opts.ttl)) return false;
       it->bits = static_cast<uint8_t>((it->bits | Item::kStale) & ~Item::kTokenSent);
       it->set_cas(impl_->new_cas());
-      return MetaDeleteResult::kDeleted;
+    } else {
+      impl_->locked_unlink(s, i);
     }
-    impl_->locked_unlink(s, i);
-    return MetaDeleteResult::kDeleted;
-  }
-  return MetaDeleteResult::kNotFound;  // the bigger copy could not be allocated
+    result = MetaDeleteResult::kDeleted;
+    return true;
+  });
+  return result;
 }
 
 bool Store::touch(std::string_view key, RelTime exptime) {
