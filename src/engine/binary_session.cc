@@ -93,12 +93,8 @@ BinarySession::Result BinarySession::process(std::string_view in, OutBuffer& out
         break;
       }
       case State::kValue: {
-        size_t vsize = item_.value_size();
-        size_t n = std::min(vsize - value_filled_, in.size() - pos);
-        memcpy(item_.value_data() + value_filled_, in.data() + pos, n);
-        value_filled_ += n;
-        pos += n;
-        if (value_filled_ == vsize) {
+        pos += item_.fill(&value_filled_, in.substr(pos));
+        if (value_filled_ == item_.value_size()) {
           finish_store(out);
           res.progress = true;
         }

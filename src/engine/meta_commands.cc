@@ -35,17 +35,25 @@ void put_key(std::string* s, std::string_view key, bool binary) {
   s->append(" b");
 }
 
+// The O (opaque) and k (key) return flags, which every meta answer echoes the same way. False
+// for any other flag.
+bool echo_opaque_or_key(std::string_view flag, std::string_view key, bool binary,
+                        std::string* s) {
+  if (flag[0] == 'O') {
+    s->push_back(' ');
+    s->append(flag);
+    return true;
+  }
+  if (flag[0] == 'k') {
+    put_key(s, key, binary);
+    return true;
+  }
+  return false;
+}
+
 // Echoes the O and k flags (every answer that has no item carries only these).
 void echo_opaque_key(const MetaRequest& r, std::string* s) {
-  for (size_t i = 0; i < r.nflags; ++i) {
-    char f = r.flags[i][0];
-    if (f == 'O') {
-      s->push_back(' ');
-      s->append(r.flags[i]);
-    } else if (f == 'k') {
-      put_key(s, r.key, r.key_binary);
-    }
-  }
+  for (size_t i = 0; i < r.nflags; ++i) echo_opaque_or_key(r.flags[i], r.key, r.key_binary, s);
 }
 
 // memcached's default slab classes (-n 48, -f 1.25, 1 MB pages): the class an item lands in.
@@ -191,14 +199,8 @@ void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
         case 'h':
           s += v.fetched ? " h1" : " h0";
           break;
-        case 'O':
-          s += ' ';
-          s += f;
-          break;
-        case 'k':
-          put_key(&s, v.key, v.key_binary);
-          break;
         default:
+          echo_opaque_or_key(f, v.key, v.key_binary, &s);
           break;
       }
     }
@@ -359,14 +361,8 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
         s += " c";
         put_num(&s, cas);
         break;
-      case 'O':
-        s += ' ';
-        s += f;
-        break;
-      case 'k':
-        put_key(&s, r.key, r.key_binary);
-        break;
       default:
+        echo_opaque_or_key(f, r.key, r.key_binary, &s);
         break;
     }
   }
@@ -433,18 +429,12 @@ void MetaCommands::finish_set(store::NewItem&& item, bool crlf_ok, OutBuffer& ou
     std::string_view f = flags.substr(0, sp);
     flags.remove_prefix(sp + 1);
     switch (f[0]) {
-      case 'O':
-        s += ' ';
-        s += f;
-        break;
-      case 'k':
-        put_key(&s, set_key_, set_binary_);
-        break;
       case 'c':
         s += " c";
         put_num(&s, cas);
         break;
       default:
+        echo_opaque_or_key(f, set_key_, set_binary_, &s);
         break;
     }
   }

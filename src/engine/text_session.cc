@@ -107,13 +107,8 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
         break;
       }
       case State::kValue: {
-        size_t vsize = item_.value_size();
-        if (value_filled_ < vsize) {
-          size_t n = std::min(vsize - value_filled_, in.size() - pos);
-          memcpy(item_.value_data() + value_filled_, in.data() + pos, n);
-          value_filled_ += n;
-          pos += n;
-        }
+        const size_t vsize = item_.value_size();
+        pos += item_.fill(&value_filled_, in.substr(pos));
         while (value_filled_ == vsize && crlf_filled_ < 2 && pos < in.size()) {
           crlf_[crlf_filled_++] = in[pos++];
         }

@@ -159,6 +159,13 @@ NewItem::~NewItem() {
 char* NewItem::value_data() { return item_->value_data(); }
 size_t NewItem::value_size() const { return item_->vlen(); }
 
+size_t NewItem::fill(size_t* filled, std::string_view bytes) {
+  const size_t n = std::min(size_t{item_->vlen()} - *filled, bytes.size());
+  memcpy(item_->value_data() + *filled, bytes.data(), n);
+  *filled += n;
+  return n;
+}
+
 // ---- Impl: memory ----
 
 // memcached's rule: once `oldest_live` has come, items whose time is not after it are flushed.

@@ -96,6 +96,9 @@ class NewItem {
   explicit operator bool() const { return item_ != nullptr; }
   char* value_data();
   size_t value_size() const;
+  // Copies the value's bytes as they arrive: as much of `bytes` as fits after the first
+  // `*filled` bytes of the value. Returns how many it took and advances `*filled` by as many.
+  size_t fill(size_t* filled, std::string_view bytes);
 
  private:
   friend class Store;
