@@ -13,8 +13,22 @@ endforeach()
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/memshield.service DESTINATION lib/systemd/system)
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/memshield.conf DESTINATION /etc)
 
+# Man pages are installed gzipped (Debian policy 12.1), -n so the archive carries no timestamp
+# and the package builds the same twice.
 file(GLOB memshield_man_pages ${CMAKE_SOURCE_DIR}/docs/man/*.1)
-install(FILES ${memshield_man_pages} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+find_program(GZIP_PROGRAM gzip REQUIRED)
+set(memshield_man_gz)
+foreach(page ${memshield_man_pages})
+  get_filename_component(name ${page} NAME)
+  set(gz ${CMAKE_BINARY_DIR}/man/${name}.gz)
+  add_custom_command(OUTPUT ${gz}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/man
+    COMMAND ${GZIP_PROGRAM} -9nc ${page} > ${gz}
+    DEPENDS ${page} VERBATIM)
+  list(APPEND memshield_man_gz ${gz})
+endforeach()
+add_custom_target(man_pages ALL DEPENDS ${memshield_man_gz})
+install(FILES ${memshield_man_gz} DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
 file(GLOB memshield_docs ${CMAKE_SOURCE_DIR}/docs/*.md)
 install(FILES ${CMAKE_SOURCE_DIR}/README.md ${memshield_docs}
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
