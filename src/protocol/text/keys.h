@@ -2,6 +2,7 @@
 // tokenizer reads them.
 #pragma once
 
+#include <cstring>
 #include <string_view>
 
 namespace memshield::protocol::text {
@@ -9,13 +10,17 @@ namespace memshield::protocol::text {
 // Calls f(key) for each key in order; stops early if f returns false.
 template <class F>
 void for_each_key(std::string_view keys, F&& f) {
-  size_t i = 0;
-  while (i < keys.size()) {
-    while (i < keys.size() && keys[i] == ' ') ++i;
-    size_t start = i;
-    while (i < keys.size() && keys[i] != ' ') ++i;
-    if (i == start) return;
-    if (!f(keys.substr(start, i - start))) return;
+  const char* p = keys.data();
+  const char* const end = p + keys.size();
+  while (p < end) {
+    if (*p == ' ') {
+      ++p;
+      continue;
+    }
+    const auto* sp = static_cast<const char*>(memchr(p, ' ', static_cast<size_t>(end - p)));
+    const char* key_end = sp != nullptr ? sp : end;
+    if (!f(std::string_view(p, static_cast<size_t>(key_end - p)))) return;
+    p = key_end;
   }
 }
 

@@ -41,7 +41,11 @@ void parse_get(std::string_view line, const Tokens& t, Cmd cmd, Request* r) {
     first_key = 2;
   }
   r->keys = from_token(line, t, first_key);
-  if (!keys_ok(r->keys)) return reply(r, kBadFormat);
+  // The tokens are the keys already split; only past the 23rd token is there more to walk.
+  for (size_t i = first_key; i < t.n; ++i) {
+    if (t.tok[i].size() > kKeyMaxLength) return reply(r, kBadFormat);
+  }
+  if (t.has_rest && !keys_ok(t.rest)) return reply(r, kBadFormat);
 }
 
 void parse_update(const Tokens& t, Cmd cmd, Request* r) {
