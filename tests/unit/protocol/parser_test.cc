@@ -3,8 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
+#include <vector>
 
+#include "protocol/text/keys.h"
 #include "protocol/text/tokenizer.h"
 
 namespace memshield::protocol::text {
@@ -57,6 +60,59 @@ TEST(Tokenizer, SplitsOnSpacesOnlyAndKeepsTheRest) {
   EXPECT_EQ(t.n, Tokens::kMax);
   EXPECT_TRUE(t.has_rest);
   EXPECT_EQ(t.rest.substr(0, 3), "k22");
+}
+
+// The memchr-based tokenizer and key walk against a byte-by-byte reading of memcached's rule, on
+// random lines of spaces, other bytes and NULs, up to past the 23-token limit.
+TEST(Tokenizer, MatchesAByteByByteSplit) {
+  std::mt19937 rng(11);
+  const char alphabet[] = {' ', ' ', ' ', 'a', 'b', '\t', '\0', 'k'};
+  for (int round = 0; round < 20000; ++round) {
+    std::string line(rng() % 80, ' ');
+    for (char& c : line) c = alphabet[rng() % sizeof(alphabet)];
+    std::vector<std::string_view> want;
+    std::string_view want_rest;
+    bool want_has_rest = false;
+    size_t i = 0;
+    while (i < line.size()) {
+      if (line[i] == ' ') {
+        ++i;
+        continue;
+      }
+      size_t start = i;
+      while (i < line.size() && line[i] != ' ') ++i;
+      if (want.size() == Tokens::kMax) break;
+      want.emplace_back(line.data() + start, i - start);
+      if (want.size() == Tokens::kMax && i + 1 < line.size()) {
+        want_rest = std::string_view(line).substr(i + 1);
+        want_has_rest = true;
+        break;
+      }
+    }
+    Tokens t;
+    tokenize(line, &t);
+    ASSERT_EQ(t.n, want.size()) << round;
+    for (size_t k = 0; k < t.n; ++k) ASSERT_EQ(t.tok[k], want[k]) << round;
+    ASSERT_EQ(t.has_rest, want_has_rest) << round;
+    ASSERT_EQ(t.rest, want_rest) << round;
+
+    std::vector<std::string_view> keys;
+    for_each_key(line, [&](std::string_view k) {
+      keys.push_back(k);
+      return true;
+    });
+    std::vector<std::string_view> all;
+    for (size_t j = 0; j < line.size();) {
+      if (line[j] == ' ') {
+        ++j;
+        continue;
+      }
+      size_t start = j;
+      while (j < line.size() && line[j] != ' ') ++j;
+      all.emplace_back(line.data() + start, j - start);
+    }
+    ASSERT_EQ(keys, all) << round;
+  }
 }
 
 TEST(Parse, Storage) {
