@@ -92,7 +92,7 @@ struct Store::Impl {
   // Every store takes the next number, with -C too (flush_all's cut-off uses it). Clients see
   // it as the CAS only when CAS is enabled.
   uint64_t new_cas() {
-    if (flush_pending.load(std::memory_order_relaxed)) resolve_flush(st.clock_.now());
+    if (flush_pending.load(std::memory_order_acquire)) resolve_flush(st.clock_.now());
     return last_cas.fetch_add(1, std::memory_order_relaxed) + 1;
   }
   uint64_t cas_of(const Item* it) const {
@@ -175,7 +175,7 @@ size_t NewItem::fill(size_t* filled, std::string_view bytes) {
 Lookup Store::Impl::dead_reason(const Item* it, RelTime now) const {
   RelTime live = oldest_live.load(std::memory_order_acquire);
   if (live != 0 && live <= now) {
-    if (flush_pending.load(std::memory_order_relaxed)) resolve_flush(now);
+    if (flush_pending.load(std::memory_order_acquire)) resolve_flush(now);
     uint64_t ocas = oldest_cas.load(std::memory_order_acquire);
     if (it->time(now) <= live || (ocas != 0 && cas_of(it) < ocas)) return Lookup::kFlushed;
   }
@@ -868,14 +868,17 @@ void Store::flush(RelTime when) {
   // memcached: with CAS the cut-off is the second before; without, the second itself (so items
   // stored later in that second are flushed too).
   RelTime live = config_.use_cas ? horizon - 1 : horizon;
+  // Published in the order readers need: a reader that sees the new oldest_live sees its
+  // cut-off CAS, and one that sees a pending flush sees the oldest_live it waits for.
   if (live <= now) {
     // Items stored earlier in this very second have time == now; the CAS cut-off catches them.
     impl_->flush_pending.store(false, std::memory_order_relaxed);
-    impl_->oldest_cas.store(impl_->new_cas(), std::memory_order_release);
+    impl_->oldest_cas.store(impl_->new_cas(), std::memory_order_relaxed);
+    impl_->oldest_live.store(live, std::memory_order_release);
   } else {
-    impl_->flush_pending.store(true, std::memory_order_relaxed);
+    impl_->oldest_live.store(live, std::memory_order_release);
+    impl_->flush_pending.store(true, std::memory_order_release);
   }
-  impl_->oldest_live.store(live, std::memory_order_release);
 }
 
 size_t Store::reclaim_expired(size_t budget) {
