@@ -1,5 +1,6 @@
 // memshield-noop: the ceiling for the network path. Same threading model as a real server (one
-// epoll loop per thread, all sharing one listening socket) but it stores nothing: it finds
+// epoll loop per thread, all sharing one listening socket, accepted connections dealt to the
+// loops in turn as memshield and memcached do) but it stores nothing: it finds
 // request boundaries in the text protocol (a line, plus the data block of storage commands)
 // and answers each request with a fixed reply, a hit of --value-size bytes for every get key.
 
@@ -10,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,7 +21,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -115,9 +119,19 @@ struct Conn {
   bool closing = false;
 };
 
+class Loop;
+
+// The loops, which deal accepted connections to each other in turn: left to whichever loop
+// the kernel wakes, a burst of connects all lands on one thread.
+struct Loops {
+  std::vector<std::unique_ptr<Loop>> all;
+  std::atomic<size_t> turn{0};
+};
+
 class Loop {
  public:
-  Loop(const Options& o, int listen_fd) : opt_(o), listen_fd_(listen_fd) {
+  Loop(const Options& o, int listen_fd, Loops& loops)
+      : opt_(o), listen_fd_(listen_fd), loops_(loops), wake_fd_(eventfd(0, EFD_NONBLOCK)) {
     payload_.resize(static_cast<size_t>(o.value_size));
     for (int i = 0; i < o.value_size; ++i) payload_[i] = static_cast<char>('a' + i % 26);
     value_tail_ = " 0 " + std::to_string(o.value_size) + "\r\n" + payload_ + "\r\n";
@@ -129,6 +143,9 @@ class Loop {
     ev.events = EPOLLIN | EPOLLEXCLUSIVE;  // one sleeping loop is woken per new connection
     ev.data.fd = listen_fd_;
     epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
+    ev.events = EPOLLIN;
+    ev.data.fd = wake_fd_;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
     epoll_event events[128];
     for (;;) {
       int n = epoll_wait(epoll_fd_, events, 128, -1);
@@ -143,6 +160,10 @@ class Loop {
           Accept();
           continue;
         }
+        if (fd == wake_fd_) {
+          TakeHandedOver();
+          continue;
+        }
         auto it = conns_.find(fd);
         if (it == conns_.end()) continue;
         Conn& c = *it->second;
@@ -153,22 +174,54 @@ class Loop {
     }
   }
 
+  // Called by the loop that accepted `fd`.
+  void HandOver(int fd) {
+    {
+      std::lock_guard<std::mutex> g(inbox_mu_);
+      inbox_.push_back(fd);
+    }
+    uint64_t one = 1;
+    ssize_t rc = write(wake_fd_, &one, sizeof(one));
+    (void)rc;
+  }
+
  private:
+  void TakeHandedOver() {
+    uint64_t count;
+    ssize_t rc = read(wake_fd_, &count, sizeof(count));
+    (void)rc;
+    std::vector<int> fds;
+    {
+      std::lock_guard<std::mutex> g(inbox_mu_);
+      fds.swap(inbox_);
+    }
+    for (int fd : fds) Adopt(fd);
+  }
+
   void Accept() {
     for (;;) {
       int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) return;  // EAGAIN, or a transient error: try again on the next wakeup
-      int one = 1;
-      setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-      auto c = std::make_unique<Conn>();
-      c->fd = fd;
-      c->in.resize(16 * 1024);
-      epoll_event ev{};
-      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-      ev.data.fd = fd;
-      epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
-      conns_[fd] = std::move(c);
+      Loop& to = *loops_.all[loops_.turn.fetch_add(1) % loops_.all.size()];
+      if (&to == this) {
+        Adopt(fd);
+      } else {
+        to.HandOver(fd);
+      }
     }
+  }
+
+  void Adopt(int fd) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    auto c = std::make_unique<Conn>();
+    c->fd = fd;
+    c->in.resize(16 * 1024);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+    ev.data.fd = fd;
+    epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+    conns_[fd] = std::move(c);
   }
 
   void Drop(int fd) {
@@ -341,7 +394,11 @@ class Loop {
 
   const Options& opt_;
   int listen_fd_;
+  Loops& loops_;
+  int wake_fd_;
   int epoll_fd_ = -1;
+  std::mutex inbox_mu_;
+  std::vector<int> inbox_;  // connections handed over by other loops; guarded by inbox_mu_
   std::string payload_;
   std::string value_tail_;
   std::unordered_map<int, std::unique_ptr<Conn>> conns_;
@@ -382,9 +439,9 @@ int Main(int argc, char** argv) {
   if (!ParseOptions(argc, argv, &o)) return 2;
   int lfd = OpenListener(o);
   if (lfd < 0) return 1;
-  std::vector<std::unique_ptr<Loop>> loops;
-  for (int i = 0; i < o.threads; ++i) loops.push_back(std::make_unique<Loop>(o, lfd));
-  for (auto& l : loops) std::thread([&l] { l->Run(); }).detach();
+  static Loops loops;  // the detached threads use it until the process exits
+  for (int i = 0; i < o.threads; ++i) loops.all.push_back(std::make_unique<Loop>(o, lfd, loops));
+  for (auto& l : loops.all) std::thread([&l] { l->Run(); }).detach();
   // The loops never return on their own; the process ends after its lifetime or on a signal.
   timespec ts{o.lifetime_s, 0};
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
