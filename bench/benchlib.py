@@ -83,12 +83,16 @@ class Server:
         except OSError:
             return ""
 
-    def cpu_seconds(self):
-        """utime + stime of the whole process (all threads), from /proc/PID/stat."""
+    def cpu_split(self):
+        """(utime, stime) in seconds of the whole process (all threads), from /proc/PID/stat."""
         with open(f"/proc/{self.proc.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         # fields[0] is the state (field 3); utime and stime are fields 14 and 15.
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+    def cpu_seconds(self):
+        """utime + stime of the whole process (all threads)."""
+        return sum(self.cpu_split())
 
     def rss_bytes(self):
         with open(f"/proc/{self.proc.pid}/status") as f:

@@ -113,14 +113,19 @@ def run_once(loadgen, server, scenario_args, args):
 
     def after_warmup(_proc):
         time.sleep(args.warmup)
-        return server.cpu_seconds()
+        return server.cpu_split()
 
-    result, cpu0 = benchlib.run_loadgen(loadgen, server.port, common + scenario_args,
-                                        timeout=args.duration + args.warmup + 60,
-                                        on_started=after_warmup)
-    cpu = server.cpu_seconds() - cpu0
+    result, (user0, sys0) = benchlib.run_loadgen(loadgen, server.port, common + scenario_args,
+                                                 timeout=args.duration + args.warmup + 60,
+                                                 on_started=after_warmup)
+    user1, sys1 = server.cpu_split()
     ops = result["ops"]
-    result["cpu_us_per_req"] = cpu * 1e6 / ops if ops else 0
+    per_req = lambda seconds: seconds * 1e6 / ops if ops else 0  # noqa: E731
+    result["cpu_us_per_req"] = per_req(user1 - user0 + sys1 - sys0)
+    # The split shows where a server's cost is: on loopback the kernel's TCP work for both ends
+    # of each send is charged to the sender, so system time is mostly not the server's code.
+    result["user_us_per_req"] = per_req(user1 - user0)
+    result["sys_us_per_req"] = per_req(sys1 - sys0)
     return result
 
 
@@ -133,6 +138,8 @@ def summarize(runs):
         "p99_us": med("p99_us"),
         "p999_us": med("p999_us"),
         "cpu_us_per_req": med("cpu_us_per_req"),
+        "user_us_per_req": med("user_us_per_req"),
+        "sys_us_per_req": med("sys_us_per_req"),
         "hit_ratio": med("hit_ratio"),
         "errors": sum(r["errors"] + r["prefill_errors"] for r in runs),
         "runs": [{k: r[k] for k in ("ops_per_sec", "p50_us", "p99_us", "cpu_us_per_req")}
@@ -143,12 +150,13 @@ def summarize(runs):
 def print_table(name, desc, summary, extra=""):
     print(f"\n== {name}: {desc}{extra}")
     print(f"{'server':<10} {'ops/s':>11} {'p50 us':>9} {'p99 us':>9} {'cpu us/req':>10} "
-          f"{'errors':>6} {'vs memcached':>12} {'vs noop':>8}")
+          f"{'user+sys':>11} {'errors':>6} {'vs memcached':>12} {'vs noop':>8}")
     mc = summary.get("memcached", {}).get("ops_per_sec")
     noop = summary.get("noop", {}).get("ops_per_sec")
     for kind, s in summary.items():
         print(f"{kind:<10} {s['ops_per_sec']:>11,.0f} {s['p50_us']:>9.1f} {s['p99_us']:>9.1f} "
-              f"{s['cpu_us_per_req']:>10.2f} {s['errors']:>6} "
+              f"{s['cpu_us_per_req']:>10.2f} "
+              f"{s['user_us_per_req']:>5.2f}+{s['sys_us_per_req']:<5.2f} {s['errors']:>6} "
               f"{fmt_ratio(s['ops_per_sec'], mc):>12} {fmt_ratio(s['ops_per_sec'], noop):>8}")
     if "memshield" in summary and "memcached" in summary:
         a, b = summary["memshield"], summary["memcached"]
