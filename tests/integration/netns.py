@@ -739,6 +739,24 @@ def running(kind, args=(), **kw):
         pr.kill()
 
 
+@contextlib.contextmanager
+def server_pool():
+    """Yields start_one(kind, *args, **start_kw), a start() that remembers each server it
+    starts; all of them are killed on leaving the block. The tests' `servers` fixtures use it."""
+    procs = []
+
+    def start_one(kind, *args, **kw):
+        p = start(kind, args, **kw)
+        procs.append(p)
+        return p
+
+    try:
+        yield start_one
+    finally:
+        for p in procs:
+            p.kill()
+
+
 def udp_alive_check(server_addr, ns=None, what="memshield"):
     """A UDP cookie request from a real (non-spoofed) client must get the cookie
     reply; proves UDP is on, so 'nothing arrived' results are not vacuous."""
