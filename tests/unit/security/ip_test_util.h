@@ -1,5 +1,4 @@
-// Addresses for the security tests that key tables by source address (rate_limit_test.cc,
-// udp_budget_test.cc).
+// Addresses for the security tests (ACLs, address parsing, the rate limiter and UDP budget).
 #pragma once
 
 #include <gtest/gtest.h>
