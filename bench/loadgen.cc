@@ -111,101 +111,45 @@ bool IsLoopback(const std::string& host) {
 }
 
 bool ParseOptions(int argc, char** argv, Options* o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string name = argv[i];
-    std::string value;
-    bool has_value = false;
-    size_t eq = name.find('=');
-    if (eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name.resize(eq);
-      has_value = true;
-    }
-    auto flag_only = [&](bool* b) {
-      *b = true;
-      return !has_value;
-    };
-    if (name == "--help" || name == "-h") {
-      Usage();
-      std::exit(0);
-    }
-    bool ok = true;
-    if (name == "--prefill") {
-      ok = flag_only(&o->prefill);
-    } else if (name == "--json") {
-      ok = flag_only(&o->json);
-    } else if (name == "--cache-aside") {
-      ok = flag_only(&o->cache_aside);
-    } else if (name == "--quiet") {
-      ok = flag_only(&o->quiet);
+  OptionParser p(Usage, /*allow_equals=*/true);
+  p.Flag("--prefill", &o->prefill);
+  p.Flag("--json", &o->json);
+  p.Flag("--cache-aside", &o->cache_aside);
+  p.Flag("--quiet", &o->quiet);
+  p.String("--host", &o->host);
+  p.Int("--port", 1, 65535, &o->port);
+  p.Int("--threads", 1, 64, &o->threads);
+  p.Int("--connections", 1, 10000, &o->connections);
+  p.Int("--pipeline", 1, 4096, &o->pipeline);
+  p.Double("--duration", 0, kMaxDurationS, &o->duration_s);
+  p.Double("--warmup", 0, kMaxDurationS, &o->warmup_s);
+  p.U64("--requests", 0, UINT64_MAX, &o->requests);
+  p.Value("--ratio", [o](const std::string& value) {
+    size_t colon = value.find(':');
+    return colon != std::string::npos &&
+           ParseInt(value.substr(0, colon).c_str(), 0, 1000000, &o->get_weight) &&
+           ParseInt(value.substr(colon + 1).c_str(), 0, 1000000, &o->set_weight) &&
+           o->get_weight + o->set_weight > 0;
+  });
+  p.U64("--keys", 1, 1ULL << 40, &o->keys);
+  p.Int("--key-size", 2, 250, &o->key_size);
+  p.Int("--value-size", 0, 1 << 20, &o->value_size);
+  p.Value("--dist", [o](const std::string& value) {
+    if (value == "uniform") {
+      o->dist = Dist::kUniform;
+    } else if (value == "zipf") {
+      o->dist = Dist::kZipf;
     } else {
-      if (!has_value) {
-        if (i + 1 >= argc) {
-          std::fprintf(stderr, "missing value for %s\n", name.c_str());
-          return false;
-        }
-        value = argv[++i];
-      }
-      const char* v = value.c_str();
-      uint64_t u = 0;
-      if (name == "--host") {
-        o->host = value;
-      } else if (name == "--port") {
-        ok = ParseInt(v, 1, 65535, &o->port);
-      } else if (name == "--threads") {
-        ok = ParseInt(v, 1, 64, &o->threads);
-      } else if (name == "--connections") {
-        ok = ParseInt(v, 1, 10000, &o->connections);
-      } else if (name == "--pipeline") {
-        ok = ParseInt(v, 1, 4096, &o->pipeline);
-      } else if (name == "--duration") {
-        ok = ParseDouble(v, 0, kMaxDurationS, &o->duration_s);
-      } else if (name == "--warmup") {
-        ok = ParseDouble(v, 0, kMaxDurationS, &o->warmup_s);
-      } else if (name == "--requests") {
-        ok = ParseU64(v, &o->requests);
-      } else if (name == "--ratio") {
-        size_t colon = value.find(':');
-        ok = colon != std::string::npos &&
-             ParseInt(value.substr(0, colon).c_str(), 0, 1000000, &o->get_weight) &&
-             ParseInt(value.substr(colon + 1).c_str(), 0, 1000000, &o->set_weight) &&
-             o->get_weight + o->set_weight > 0;
-      } else if (name == "--keys") {
-        ok = ParseU64(v, &u) && u >= 1 && u <= (1ULL << 40);
-        o->keys = u;
-      } else if (name == "--key-size") {
-        ok = ParseInt(v, 2, 250, &o->key_size);
-      } else if (name == "--value-size") {
-        ok = ParseInt(v, 0, 1 << 20, &o->value_size);
-      } else if (name == "--dist") {
-        if (value == "uniform") {
-          o->dist = Dist::kUniform;
-        } else if (value == "zipf") {
-          o->dist = Dist::kZipf;
-        } else {
-          ok = false;
-        }
-      } else if (name == "--zipf-alpha") {
-        ok = ParseDouble(v, 0.0001, 10, &o->zipf_alpha);
-      } else if (name == "--multiget") {
-        ok = ParseInt(v, 1, 1000, &o->multiget);
-      } else if (name == "--rate") {
-        ok = ParseDouble(v, 0, 1e9, &o->rate);
-      } else if (name == "--scan-fraction") {
-        ok = ParseDouble(v, 0, 1, &o->scan_fraction);
-      } else if (name == "--seed") {
-        ok = ParseU64(v, &o->seed);
-      } else {
-        std::fprintf(stderr, "unknown option %s\n", name.c_str());
-        Usage();
-        return false;
-      }
-    }
-    if (!ok) {
-      std::fprintf(stderr, "bad value for %s\n", name.c_str());
       return false;
     }
-  }
+    return true;
+  });
+  p.Double("--zipf-alpha", 0.0001, 10, &o->zipf_alpha);
+  p.Int("--multiget", 1, 1000, &o->multiget);
+  p.Double("--rate", 0, 1e9, &o->rate);
+  p.Double("--scan-fraction", 0, 1, &o->scan_fraction);
+  p.U64("--seed", 0, UINT64_MAX, &o->seed);
+  if (!p.Parse(argc, argv)) return false;
   if (o->host == "localhost") o->host = "127.0.0.1";
   if (!IsLoopback(o->host)) {
     std::fprintf(stderr, "refusing non-loopback host %s (only 127.x.x.x or ::1)\n",
@@ -936,10 +880,9 @@ class Worker {
 double Us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
 void Report(const Options& o, const Stats& s, double elapsed_s, double prefill_s) {
-  double ops_s = elapsed_s > 0 ? static_cast<double>(s.ops) / elapsed_s : 0;
-  double keys_s = elapsed_s > 0 ? static_cast<double>(s.keys_requested + s.sets) / elapsed_s : 0;
-  uint64_t lookups = s.hits + s.misses;
-  double hit_ratio = lookups ? static_cast<double>(s.hits) / static_cast<double>(lookups) : 0;
+  double ops_s = PerSecond(s.ops, elapsed_s);
+  double keys_s = PerSecond(s.keys_requested + s.sets, elapsed_s);
+  double hit_ratio = Fraction(s.hits, s.hits + s.misses);
   const Histogram& h = s.latency;
   if (o.json) {
     std::printf(

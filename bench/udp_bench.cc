@@ -95,62 +95,27 @@ void Usage() {
 }
 
 bool ParseOptions(int argc, char** argv, Options* o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string name = argv[i];
-    if (name == "--help" || name == "-h") {
-      Usage();
-      std::exit(0);
-    }
-    if (name == "--prefill" || name == "--json") {
-      (name == "--prefill" ? o->prefill : o->json) = true;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      std::fprintf(stderr, "missing value for %s\n", name.c_str());
-      return false;
-    }
-    const char* v = argv[++i];
-    bool ok = true;
-    if (name == "--host") {
-      o->host = v;
-    } else if (name == "--port") {
-      ok = ParseInt(v, 1, 65535, &o->port);
-    } else if (name == "--tcp-port") {
-      ok = ParseInt(v, 1, 65535, &o->tcp_port);
-    } else if (name == "--threads") {
-      ok = ParseInt(v, 1, 64, &o->threads);
-    } else if (name == "--sockets") {
-      ok = ParseInt(v, 1, 256, &o->sockets);
-    } else if (name == "--window") {
-      ok = ParseInt(v, 1, 4096, &o->window);
-    } else if (name == "--duration") {
-      ok = ParseDouble(v, 0.1, kMaxDurationS, &o->duration_s);
-    } else if (name == "--warmup") {
-      ok = ParseDouble(v, 0, 60, &o->warmup_s);
-    } else if (name == "--timeout-ms") {
-      ok = ParseInt(v, 1, 60000, &o->timeout_ms);
-    } else if (name == "--keys") {
-      ok = ParseU64(v, &o->keys) && o->keys >= 1 && o->keys <= 100'000'000;
-    } else if (name == "--key-size") {
-      ok = ParseInt(v, 2, 250, &o->key_size);
-    } else if (name == "--value-size") {
-      ok = ParseInt(v, 0, 1 << 20, &o->value_size);
-    } else if (name == "--mode") {
-      std::string m = v;
-      ok = m == "legacy" || m == "cookie";
-      o->mode = m == "cookie" ? Mode::kCookie : Mode::kLegacy;
-    } else if (name == "--seed") {
-      ok = ParseU64(v, &o->seed);
-    } else {
-      std::fprintf(stderr, "unknown option %s\n", name.c_str());
-      Usage();
-      return false;
-    }
-    if (!ok) {
-      std::fprintf(stderr, "bad value for %s: %s\n", name.c_str(), v);
-      return false;
-    }
-  }
+  OptionParser p(Usage, /*allow_equals=*/false);
+  p.Flag("--prefill", &o->prefill);
+  p.Flag("--json", &o->json);
+  p.String("--host", &o->host);
+  p.Int("--port", 1, 65535, &o->port);
+  p.Int("--tcp-port", 1, 65535, &o->tcp_port);
+  p.Int("--threads", 1, 64, &o->threads);
+  p.Int("--sockets", 1, 256, &o->sockets);
+  p.Int("--window", 1, 4096, &o->window);
+  p.Double("--duration", 0.1, kMaxDurationS, &o->duration_s);
+  p.Double("--warmup", 0, 60, &o->warmup_s);
+  p.Int("--timeout-ms", 1, 60000, &o->timeout_ms);
+  p.U64("--keys", 1, 100'000'000, &o->keys);
+  p.Int("--key-size", 2, 250, &o->key_size);
+  p.Int("--value-size", 0, 1 << 20, &o->value_size);
+  p.Value("--mode", [o](const std::string& m) {
+    o->mode = m == "cookie" ? Mode::kCookie : Mode::kLegacy;
+    return m == "legacy" || m == "cookie";
+  });
+  p.U64("--seed", 0, UINT64_MAX, &o->seed);
+  if (!p.Parse(argc, argv)) return false;
   in_addr a4;
   if (inet_pton(AF_INET, o->host.c_str(), &a4) != 1 || (ntohl(a4.s_addr) >> 24) != 127) {
     std::fprintf(stderr, "--host must be an IPv4 loopback address (127.x.x.x), not %s\n",
@@ -672,10 +637,9 @@ void RunThread(const Options& o, int index, uint64_t t_start, Shared* shared, St
 void PrintReport(const Options& o, const Stats& s, double elapsed, int64_t prefill_errors,
                  double prefill_s) {
   const uint64_t answers = s.hits + s.misses;
-  const double per_s = elapsed > 0 ? static_cast<double>(answers) / elapsed : 0;
-  const double answered = s.sent ? static_cast<double>(answers) / static_cast<double>(s.sent) : 0;
-  const double out_in =
-      s.bytes_sent ? static_cast<double>(s.bytes_received) / static_cast<double>(s.bytes_sent) : 0;
+  const double per_s = PerSecond(answers, elapsed);
+  const double answered = Fraction(answers, s.sent);
+  const double out_in = Fraction(s.bytes_received, s.bytes_sent);
   const char* mode = o.mode == Mode::kCookie ? "cookie" : "legacy";
   if (o.json) {
     std::printf(

@@ -63,6 +63,22 @@ def free_port(host=HOST):
         return s.getsockname()[1]
 
 
+def free_tcp_udp_port(host=HOST):
+    """A port free for both TCP and UDP on host (loopback only)."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(50):
+        with socket.socket(fam, socket.SOCK_STREAM) as t:
+            t.bind((host, 0))
+            p = t.getsockname()[1]
+            try:
+                with socket.socket(fam, socket.SOCK_DGRAM) as u:
+                    u.bind((host, p))
+            except OSError:
+                continue
+            return p
+    raise RuntimeError("no free port")
+
+
 def require_binary():
     b = server_binary()
     if not (os.path.isfile(b) and os.access(b, os.X_OK)):
@@ -283,7 +299,7 @@ class RawConn:
             d = self.sock.recv(1 << 20)
         except socket.timeout:
             return False
-        except ConnectionResetError:
+        except (ConnectionResetError, BrokenPipeError):
             self.eof = True
             return False
         if not d:

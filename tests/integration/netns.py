@@ -37,6 +37,7 @@ from pathlib import Path
 import pytest
 
 import procutil
+from conftest import RawConn, free_tcp_udp_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MEMCACHED_BIN = "/usr/bin/memcached"
@@ -509,8 +510,10 @@ def reassemble(dgrams, rid):
 # --------------------------------------------------------------------------
 # TCP
 # --------------------------------------------------------------------------
-class Tcp:
-    """Bounded TCP client; optional source address and namespace."""
+class Tcp(RawConn):
+    """Bounded TCP client; optional source address and namespace. The reading and sending are
+    conftest's RawConn; only the socket is made here, inside the namespace and without
+    TCP_NODELAY. set/get/stats keep their own answers (stats adds "_raw", get reads to END)."""
 
     def __init__(self, host, port, ns=None, src=None, timeout=5.0):
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -524,64 +527,8 @@ class Tcp:
         self.eof = False
         self.timeout = timeout
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def close(self):
-        try:
-            self.sock.close()
-        except OSError:
-            pass
-
-    def send(self, data):
-        self.sock.sendall(data)
-
-    def _fill(self, deadline):
-        if self.eof:
-            return False
-        rem = deadline - time.monotonic()
-        if rem <= 0:
-            return False
-        self.sock.settimeout(rem)
-        try:
-            d = self.sock.recv(1 << 20)
-        except socket.timeout:
-            return False
-        except (ConnectionResetError, BrokenPipeError):
-            self.eof = True
-            return False
-        if not d:
-            self.eof = True
-            return False
-        self.buf += d
-        return True
-
-    def read_until(self, term, timeout=None):
-        deadline = time.monotonic() + (timeout or self.timeout)
-        while self.buf.find(term) < 0:
-            if not self._fill(deadline):
-                out = bytes(self.buf)
-                self.buf.clear()
-                return out
-        i = self.buf.find(term) + len(term)
-        out = bytes(self.buf[:i])
-        del self.buf[:i]
-        return out
-
-    def call(self, data, term=b"\r\n", timeout=None):
-        self.send(data)
-        return self.read_until(term, timeout)
-
     def read_all_until_eof(self, timeout=2.0):
-        deadline = time.monotonic() + timeout
-        while self._fill(deadline):
-            pass
-        out = bytes(self.buf)
-        self.buf.clear()
-        return out
+        return self.read_available(timeout)
 
     def set(self, key, value, cmd=b"set"):
         key = key.encode() if isinstance(key, str) else key
@@ -647,6 +594,7 @@ class Proc:
             return ""
 
     def wait_listening(self, timeout=5.0):
+        # Not conftest.wait_listening: the probe socket must be made inside the server's namespace.
         deadline = time.monotonic() + timeout
         fam = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         while time.monotonic() < deadline:
@@ -678,22 +626,6 @@ class Proc:
             os.unlink(self.errfile)
         except OSError:
             pass
-
-
-def free_tcp_udp_port(host="127.0.0.1"):
-    """A port free for both TCP and UDP on host (loopback only)."""
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(50):
-        with socket.socket(fam, socket.SOCK_STREAM) as t:
-            t.bind((host, 0))
-            p = t.getsockname()[1]
-            try:
-                with socket.socket(fam, socket.SOCK_DGRAM) as u:
-                    u.bind((host, p))
-            except OSError:
-                continue
-            return p
-    raise RuntimeError("no free port")
 
 
 def start(kind, args=(), ns=None, host="127.0.0.1", port=None, udp=True, extra_listen=True,
@@ -737,6 +669,24 @@ def running(kind, args=(), **kw):
         yield pr
     finally:
         pr.kill()
+
+
+@contextlib.contextmanager
+def server_pool():
+    """Yields start_one(kind, *args, **start_kw), a start() that remembers each server it
+    starts; all of them are killed on leaving the block. The tests' `servers` fixtures use it."""
+    procs = []
+
+    def start_one(kind, *args, **kw):
+        p = start(kind, args, **kw)
+        procs.append(p)
+        return p
+
+    try:
+        yield start_one
+    finally:
+        for p in procs:
+            p.kill()
 
 
 def udp_alive_check(server_addr, ns=None, what="memshield"):

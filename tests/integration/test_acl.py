@@ -5,6 +5,7 @@ before connecting (on Linux all of 127/8 is local). A denied TCP peer is closed
 before a single byte is sent; a denied UDP datagram is dropped silently.
 """
 
+import functools
 import os
 import signal
 import subprocess
@@ -20,16 +21,9 @@ LO = "127.0.0.1"
 
 @pytest.fixture
 def servers():
-    procs = []
-
-    def make(*args, host=LO, udp=False):
-        p = N.start("memshield", args, host=host, udp=udp)
-        procs.append(p)
-        return p
-
-    yield make
-    for p in procs:
-        p.kill()
+    """servers(*args, host=LO, udp=False): a listening memshield, killed after the test."""
+    with N.server_pool() as start_one:
+        yield functools.partial(start_one, "memshield", host=LO, udp=False)
 
 
 def served(srv, src, host=None):

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import procutil
+from conftest import free_tcp_udp_port, root_args, wait_listening
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_DIR = Path(os.environ.get("MEMSHIELD_BUILD_DIR") or REPO_ROOT / "build")
@@ -33,38 +34,6 @@ needs_memcached = pytest.mark.skipif(not os.access(MEMCACHED_BIN, os.X_OK),
 
 
 # --- helpers -----------------------------------------------------------------------------
-
-def free_port(host="127.0.0.1"):
-    """A port free for both TCP and UDP on host."""
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(50):
-        with socket.socket(fam, socket.SOCK_STREAM) as t:
-            t.bind((host, 0))
-            port = t.getsockname()[1]
-            try:
-                with socket.socket(fam, socket.SOCK_DGRAM) as u:
-                    u.bind((host, port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port")
-
-
-def wait_tcp(host, port, proc=None, timeout=5.0):
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            return False
-        try:
-            with socket.socket(fam, socket.SOCK_STREAM) as s:
-                s.settimeout(0.5)
-                s.connect((host, port))
-                return True
-        except OSError:
-            time.sleep(0.02)
-    return False
-
 
 class Proc:
     def __init__(self, args, host, port):
@@ -97,7 +66,7 @@ def spawn():
         p = Proc(args, host, port)
         procs.append(p)
         if wait:
-            assert wait_tcp(host, port, p.proc), f"{args} did not start:\n{p.stderr_text()}"
+            assert wait_listening(host, port, p.proc), f"{args} did not start:\n{p.stderr_text()}"
         return p
 
     yield start
@@ -105,12 +74,8 @@ def spawn():
         p.kill()
 
 
-def root_args():
-    return ["-u", "root"] if os.geteuid() == 0 else []
-
-
 def memcached(spawn, *extra, host="127.0.0.1", udp=True):
-    port = free_port(host)
+    port = free_tcp_udp_port(host)
     args = [MEMCACHED_BIN] + root_args() + ["-p", str(port), "-l", host,
                                             "-U", str(port if udp else 0)] + list(extra)
     return spawn(args, host, port)
@@ -322,7 +287,7 @@ def test_cidr_expansion_finds_the_one_server(spawn):
 @needs_memcached
 def test_target_file(spawn, tmp_path):
     mc = memcached(spawn, udp=False)
-    closed = free_port()
+    closed = free_tcp_udp_port()
     f = tmp_path / "targets"
     f.write_text(f"# fleet\n{target(mc)}\n\n127.0.0.1:{closed}  # spare\n")
     r, objs = audit_json(f"@{f}")
@@ -335,7 +300,7 @@ def test_target_file(spawn, tmp_path):
 
 def memshield(spawn, *extra):
     assert os.access(MEMSHIELD_BIN, os.X_OK), f"memshield binary not found: {MEMSHIELD_BIN}"
-    port = free_port()
+    port = free_tcp_udp_port()
     p = spawn([MEMSHIELD_BIN] + root_args() + ["-p", str(port), "-l", "127.0.0.1"] + list(extra),
               "127.0.0.1", port)
     return p
@@ -352,7 +317,7 @@ def test_memshield_defaults_are_none_or_low(spawn):
 
 
 def memshield_udp(spawn):
-    port = free_port()
+    port = free_tcp_udp_port()
     ms = spawn([MEMSHIELD_BIN] + root_args() + ["-p", str(port), "-U", str(port), "-l",
                                                  "127.0.0.1"],
                "127.0.0.1", port)
@@ -384,7 +349,7 @@ def test_memshield_udp_with_guard_does_not_amplify(spawn, mode):
 # --- things that are not memcached ---------------------------------------------------------
 
 def test_closed_port_is_none():
-    port = free_port()
+    port = free_tcp_udp_port()
     r, objs = audit_json(f"127.0.0.1:{port}")
     check_schema(objs)
     o = objs[0]
@@ -395,7 +360,7 @@ def test_closed_port_is_none():
 
 
 def test_http_server_is_not_memcached(spawn):
-    port = free_port()
+    port = free_tcp_udp_port()
     spawn([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
           "127.0.0.1", port)
     r, objs = audit_json(f"127.0.0.1:{port}")
@@ -408,7 +373,7 @@ def test_http_server_is_not_memcached(spawn):
 @pytest.fixture
 def stalling_server():
     """Accepts TCP connections and never answers; a bound UDP socket that never replies."""
-    port = free_port()
+    port = free_tcp_udp_port()
     tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     tcp.bind(("127.0.0.1", port))
@@ -447,7 +412,7 @@ def test_stalling_server_timeouts_hold(stalling_server):
 
 
 def test_total_time_bound(stalling_server):
-    closed = free_port()
+    closed = free_tcp_udp_port()
     r, objs = audit_json("--timeout", "2", "--max-time", "0.5",
                          f"127.0.0.1:{stalling_server}", f"127.0.0.1:{closed}")
     assert r.elapsed < 2.5, r.elapsed
@@ -476,7 +441,7 @@ def test_usage_errors_exit_3(args):
 def test_slash_zero_needs_max_targets_and_a_small_cidr_does_not():
     r = run_audit("10.0.0.0/0")
     assert r.returncode == 3 and "--max-targets" in r.err and r.elapsed < 2
-    port = free_port()
+    port = free_tcp_udp_port()
     r = run_audit("--json", "--max-targets", "2", f"127.0.0.0/31:{port}")
     assert r.returncode == 0 and len(json.loads(r.out)) == 2
     r = run_audit("--max-targets", "3", f"127.0.0.0/30:{port}")
@@ -484,7 +449,7 @@ def test_slash_zero_needs_max_targets_and_a_small_cidr_does_not():
 
 
 def test_rate_limit_spaces_probes():
-    closed = free_port()
+    closed = free_tcp_udp_port()
     # A closed port costs two probes (TCP connect, UDP version); at 4/s that is >= 0.25 s.
     r = run_audit("--rate", "4", f"127.0.0.1:{closed}")
     assert r.returncode == 0 and r.elapsed >= 0.25

@@ -7,6 +7,7 @@
   nothing; multi-packet requests are not executed; stats/admin never over UDP.
 """
 
+import functools
 import os
 
 import pytest
@@ -23,16 +24,9 @@ def expected_get(key, value, flags=0):
 
 @pytest.fixture
 def servers():
-    procs = []
-
-    def make(kind, *args, host=LO):
-        p = N.start(kind, args, host=host)
-        procs.append(p)
-        return p
-
-    yield make
-    for p in procs:
-        p.kill()
+    """servers(kind, *args, host=LO): a listening memshield or memcached, killed after the test."""
+    with N.server_pool() as start_one:
+        yield functools.partial(start_one, host=LO)
 
 
 def assert_framing(dgrams, rid=None):

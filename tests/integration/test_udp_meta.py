@@ -1,6 +1,8 @@
 """Meta commands over UDP behind the guard: an mg without side-effect flags is a read and is
 served to an unvalidated source; ms/md/ma and an mg with N/T/R/I are writes (dropped unless the
 source proved its address); me is an admin command (never answered)."""
+import functools
+
 import pytest
 
 import netns as N
@@ -10,16 +12,9 @@ LO = "127.0.0.1"
 
 @pytest.fixture
 def servers():
-    procs = []
-
-    def make(kind, *args, host=LO):
-        p = N.start(kind, args, host=host)
-        procs.append(p)
-        return p
-
-    yield make
-    for p in procs:
-        p.kill()
+    """servers(kind, *args, host=LO): a listening memshield or memcached, killed after the test."""
+    with N.server_pool() as start_one:
+        yield functools.partial(start_one, host=LO)
 
 
 def test_unvalidated_meta_writes_dropped_reads_served(servers):

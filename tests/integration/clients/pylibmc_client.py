@@ -8,19 +8,7 @@ import time
 
 import pylibmc
 
-
-class StepFailure(Exception):
-    pass
-
-
-def check(cond, detail="condition false"):
-    if not cond:
-        raise StepFailure(detail)
-
-
-def large_value():
-    """512 KiB, every byte value 0..250 including \\r and \\n."""
-    return bytes((i * 31 + (i >> 9)) % 251 for i in range(512 * 1024))
+from scenario_driver import check, large_value, run_steps
 
 
 def scenario(c):
@@ -95,23 +83,7 @@ def main():
     c = pylibmc.Client([f"{args[0]}:{args[1]}"], binary=binary,
                        behaviors={"cas": True, "connect_timeout": 2000,
                                   "receive_timeout": 2_000_000, "send_timeout": 2_000_000})
-    passed = 0
-    try:
-        for name, fn in scenario(c):
-            try:
-                fn()
-            except StepFailure as e:
-                print(f"FAIL {name}: {e}")
-                return 1
-            except Exception as e:  # a client error names the step it hit
-                print(f"FAIL {name}: {type(e).__name__}: {e}")
-                return 1
-            print(f"ok {name}", flush=True)
-            passed += 1
-    finally:
-        c.disconnect_all()
-    print(f"PASS {passed}")
-    return 0
+    return run_steps(scenario(c), close=c.disconnect_all)
 
 
 if __name__ == "__main__":

@@ -7,19 +7,7 @@ import time
 
 from pymemcache.client.base import Client
 
-
-class StepFailure(Exception):
-    pass
-
-
-def check(cond, detail="condition false"):
-    if not cond:
-        raise StepFailure(detail)
-
-
-def large_value():
-    """512 KiB, every byte value 0..250 including \\r and \\n."""
-    return bytes((i * 31 + (i >> 9)) % 251 for i in range(512 * 1024))
+from scenario_driver import check, large_value, run_steps
 
 
 def scenario(c):
@@ -83,23 +71,7 @@ def main():
         return 2
     c = Client((sys.argv[1], int(sys.argv[2])), connect_timeout=2, timeout=5,
                default_noreply=False)
-    passed = 0
-    try:
-        for name, fn in scenario(c):
-            try:
-                fn()
-            except StepFailure as e:
-                print(f"FAIL {name}: {e}")
-                return 1
-            except Exception as e:  # a client error names the step it hit
-                print(f"FAIL {name}: {type(e).__name__}: {e}")
-                return 1
-            print(f"ok {name}", flush=True)
-            passed += 1
-    finally:
-        c.close()
-    print(f"PASS {passed}")
-    return 0
+    return run_steps(scenario(c), close=c.close)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "engine/text_session.h"
+#include "engine_fixture.h"
 
 namespace memshield::engine {
 namespace {
@@ -25,38 +26,17 @@ class NoHooks : public Hooks {
   void shield(std::string_view, const sockaddr_storage*, OutBuffer& out) override {}
 };
 
-class AsciiAuthTest : public ::testing::Test {
+class AsciiAuthTest : public EngineFixture<NoHooks> {
  protected:
-  AsciiAuthTest() {
-    store::Config c;
-    c.memory_limit = 16u << 20;
-    store_ = std::make_unique<store::Store>(c, clock_);
-    ctx_.store = store_.get();
-    ctx_.clock = &clock_;
-    ctx_.hooks = &hooks_;
-    ctx_.ascii_auth = &auth_;
-  }
+  AsciiAuthTest() : EngineFixture(16u << 20) { ctx_.ascii_auth = &auth_; }
   // Feeds `in` to one session `chunk` bytes at a time; returns all answers.
   std::string run(std::string_view in, size_t chunk = SIZE_MAX) {
     OutBuffer out;
     TextSession s(ctx_, stats_, 1);
-    std::string pending;
-    for (size_t pos = 0; pos < in.size();) {
-      size_t n = std::min(chunk, in.size() - pos);
-      pending.append(in.substr(pos, n));
-      pos += n;
-      TextSession::Result r = s.process(pending, out);
-      pending.erase(0, r.consumed);
-      if (r.close) break;
-    }
+    feed_in_chunks(s, in, chunk, out);
     return out.to_string();
   }
-  Clock clock_;
-  std::unique_ptr<store::Store> store_;
-  NoHooks hooks_;
   OneUser auth_;
-  Context ctx_;
-  ThreadStats stats_;
 };
 
 TEST_F(AsciiAuthTest, RefusesEverythingAndDropsTheRest) {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine_fixture.h"
 #include "protocol/binary/header.h"
 
 namespace memshield::engine {
@@ -86,41 +87,14 @@ std::vector<Reply> parse(const std::string& s) {
   return out;
 }
 
-class BinarySessionTest : public ::testing::Test {
+class BinarySessionTest : public EngineFixture<FakeHooks> {
  protected:
-  BinarySessionTest() {
-    store::Config c;
-    c.memory_limit = 64u << 20;
-    store_ = std::make_unique<store::Store>(c, clock_);
-    ctx_.store = store_.get();
-    ctx_.clock = &clock_;
-    ctx_.hooks = &hooks_;
-  }
-
   std::vector<Reply> run(std::string_view in, size_t chunk = SIZE_MAX, bool* closed = nullptr) {
     OutBuffer out;
     BinarySession s(ctx_, stats_, 3);
-    std::string pending;
-    size_t pos = 0;
-    while (pos < in.size()) {
-      size_t n = std::min(chunk, in.size() - pos);
-      pending.append(in.substr(pos, n));
-      pos += n;
-      BinarySession::Result r = s.process(pending, out);
-      pending.erase(0, r.consumed);
-      if (r.close) {
-        if (closed) *closed = true;
-        break;
-      }
-    }
+    if (feed_in_chunks(s, in, chunk, out) && closed) *closed = true;
     return parse(out.to_string());
   }
-
-  Clock clock_;
-  std::unique_ptr<store::Store> store_;
-  FakeHooks hooks_;
-  Context ctx_;
-  ThreadStats stats_;
 };
 
 TEST_F(BinarySessionTest, SetGetAndKeyedGet) {

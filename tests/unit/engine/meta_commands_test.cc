@@ -8,48 +8,20 @@
 #include <string>
 
 #include "engine/text_session.h"
+#include "engine_fixture.h"
 
 namespace memshield::engine {
 namespace {
 
-class NullHooks : public Hooks {
- public:
-  void stats(std::string_view, OutBuffer& out) override { out.append("END\r\n"); }
-  void shutdown(bool) override {}
-  void shield(std::string_view, const sockaddr_storage*, OutBuffer& out) override {
-    out.append("ERROR\r\n");
-  }
-};
-
-class MetaCommandsTest : public ::testing::Test {
+// One session for the whole test (the store's default 64 MiB), so state carries across run()s.
+class MetaCommandsTest : public EngineFixture<NullHooks> {
  protected:
-  MetaCommandsTest() {
-    store::Config c;
-    store_ = std::make_unique<store::Store>(c, clock_);
-    ctx_.store = store_.get();
-    ctx_.clock = &clock_;
-    ctx_.hooks = &hooks_;
-  }
-
   std::string run(std::string_view in, size_t chunk = SIZE_MAX) {
     OutBuffer out;
-    std::string pending;
-    size_t pos = 0;
-    while (pos < in.size()) {
-      size_t n = std::min(chunk, in.size() - pos);
-      pending.append(in.substr(pos, n));
-      pos += n;
-      TextSession::Result r = session_.process(pending, out);
-      pending.erase(0, r.consumed);
-    }
+    feed_in_chunks(session_, in, chunk, out);  // no meta test asks to close
     return out.to_string();
   }
 
-  Clock clock_;
-  std::unique_ptr<store::Store> store_;
-  NullHooks hooks_;
-  Context ctx_;
-  ThreadStats stats_;
   TextSession session_{ctx_, stats_, 1};
 };
 

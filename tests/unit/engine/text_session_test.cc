@@ -6,56 +6,20 @@
 
 #include <string>
 
+#include "engine_fixture.h"
+
 namespace memshield::engine {
 namespace {
 
-class NullHooks : public Hooks {
- public:
-  void stats(std::string_view args, OutBuffer& out) override { out.append("END\r\n"); }
-  void shutdown(bool) override { ++shutdowns; }
-  void shield(std::string_view, const sockaddr_storage*, OutBuffer& out) override {
-    out.append("ERROR\r\n");
-  }
-  int shutdowns = 0;
-};
-
-class TextSessionTest : public ::testing::Test {
+class TextSessionTest : public EngineFixture<NullHooks> {
  protected:
-  TextSessionTest() {
-    store::Config c;
-    c.memory_limit = 64u << 20;
-    store_ = std::make_unique<store::Store>(c, clock_);
-    ctx_.store = store_.get();
-    ctx_.clock = &clock_;
-    ctx_.hooks = &hooks_;
-  }
-
-  // Feeds `in` in chunks of `chunk` bytes (keeping unconsumed bytes, as the network layer
-  // does) and returns everything answered.
+  // Feeds `in` in chunks of `chunk` bytes to a new session and returns everything answered.
   std::string run(std::string_view in, size_t chunk = SIZE_MAX, bool* closed = nullptr) {
     OutBuffer out;
     TextSession s(ctx_, stats_, 7);
-    std::string pending;
-    size_t pos = 0;
-    while (pos < in.size()) {
-      size_t n = std::min(chunk, in.size() - pos);
-      pending.append(in.substr(pos, n));
-      pos += n;
-      TextSession::Result r = s.process(pending, out);
-      pending.erase(0, r.consumed);
-      if (r.close) {
-        if (closed) *closed = true;
-        break;
-      }
-    }
+    if (feed_in_chunks(s, in, chunk, out) && closed) *closed = true;
     return out.to_string();
   }
-
-  Clock clock_;
-  std::unique_ptr<store::Store> store_;
-  NullHooks hooks_;
-  Context ctx_;
-  ThreadStats stats_;
 };
 
 TEST_F(TextSessionTest, SetGetDelete) {

@@ -7,14 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "ip_test_util.h"
+
 namespace memshield::security {
 namespace {
-
-IpAddress ip(const char* text) {
-  IpAddress out;
-  EXPECT_TRUE(parse_ip(text, &out)) << text;
-  return out;
-}
 
 Acl build(const std::vector<std::string>& allow, const std::vector<std::string>& deny) {
   Acl acl;

@@ -10,14 +10,10 @@
 #include <string>
 #include <vector>
 
+#include "ip_test_util.h"
+
 namespace memshield::security {
 namespace {
-
-IpAddress ip(const char* text) {
-  IpAddress out;
-  EXPECT_TRUE(parse_ip(text, &out)) << text;
-  return out;
-}
 
 Cidr cidr(const char* text) {
   Cidr out;

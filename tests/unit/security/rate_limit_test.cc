@@ -12,24 +12,15 @@
 #include <thread>
 #include <vector>
 
+#include "ip_test_util.h"
+
 namespace memshield::security {
 namespace {
 
-IpAddress ip(const std::string& text) {
-  IpAddress out;
-  EXPECT_TRUE(parse_ip(text, &out)) << text;
-  return out;
-}
-
 // A distinct IPv4 /24 for every i < 2^24.
 IpAddress v4_prefix_number(uint32_t i) {
-  IpAddress out;
-  out.v4 = true;
-  out.bytes[0] = static_cast<uint8_t>(i >> 16);
-  out.bytes[1] = static_cast<uint8_t>(i >> 8);
-  out.bytes[2] = static_cast<uint8_t>(i);
-  out.bytes[3] = 1;
-  return out;
+  return v4(static_cast<uint8_t>(i >> 16), static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i),
+            1);
 }
 
 RateLimitConfig packets_only(double pps, double burst = 1.0) {

@@ -12,23 +12,15 @@
 #include <thread>
 #include <vector>
 
+#include "ip_test_util.h"
+
 namespace memshield::security {
 namespace {
 
-IpAddress ip(const std::string& text) {
-  IpAddress out;
-  EXPECT_TRUE(parse_ip(text, &out)) << text;
-  return out;
-}
-
+// The IPv4 address whose 32 bits are i.
 IpAddress v4_number(uint32_t i) {
-  IpAddress out;
-  out.v4 = true;
-  out.bytes[0] = static_cast<uint8_t>(i >> 24);
-  out.bytes[1] = static_cast<uint8_t>(i >> 16);
-  out.bytes[2] = static_cast<uint8_t>(i >> 8);
-  out.bytes[3] = static_cast<uint8_t>(i);
-  return out;
+  return v4(static_cast<uint8_t>(i >> 24), static_cast<uint8_t>(i >> 16),
+            static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i));
 }
 
 BudgetConfig with_factor(double factor) {
