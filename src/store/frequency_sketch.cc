@@ -107,7 +107,8 @@ void FrequencySketch::halve(Table& t) {
 }
 
 size_t FrequencySketch::fit(size_t items) {
-  Table* old = table_.load(std::memory_order_relaxed);
+  // Acquire: the table may have just been published by another thread (its fields are plain).
+  Table* old = table_.load(std::memory_order_acquire);
   if (items <= old->words * kKeysPerWord) return 0;
   std::lock_guard<std::mutex> g(resize_mu_);
   old = table_.load(std::memory_order_relaxed);
