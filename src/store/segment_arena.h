@@ -33,7 +33,8 @@ struct alignas(64) Segment {
 };
 
 // What a compaction does with the live items it meets. kLive: keeps all (-M, where nothing may be
-// evicted); kHot: keeps, in place, those read since their last pass or popular, one pass colder;
+// evicted); kHot: keeps, in place, those whose frequency says so (the store's rule), one read
+// colder;
 // kPromote (a window segment) and kMoveHot (a main one): moves those worth keeping to the main
 // head through allocate_main() and drops the rest, leaving the segment empty for new items;
 // kNothing: drops all (memory going back).
@@ -109,8 +110,8 @@ class SegmentArena {
   Head main_head_;         // where promoted items go
   std::atomic<int64_t> reserved_{0};  // segment mappings + external
   std::mutex mu_;                     // both FIFOs
-  // New items enter the window; what a window compaction finds read or popular is promoted
-  // to main, the rest leave early (S3-FIFO's small queue, W-TinyLFU's window). Without
+  // New items enter the window; what a window compaction finds read or frequent enough is
+  // promoted to main, the rest leave early (S3-FIFO's small queue, W-TinyLFU's window). Without
   // eviction (-M) only the window is used. Large items go straight to main.
   Fifo window_, main_;
 };
