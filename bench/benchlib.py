@@ -35,6 +35,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+def pinned(argv, cpus):
+    """argv run on the given CPU list ("1", "0-2") through taskset, or unchanged for None."""
+    return ["taskset", "-c", cpus] + argv if cpus else argv
+
+
+def pin_split():
+    """(server CPUs, client CPUs) for --pin: the server on the last CPU, the client on the rest."""
+    n = os.cpu_count() or 1
+    if n < 2:
+        raise RuntimeError("--pin needs at least 2 CPUs")
+    last = n - 1
+    return str(last), ("0" if last == 1 else f"0-{last - 1}")
+
+
 def server_argv(kind, binary, port, threads, memory_mb, value_size=100):
     """The same memcached-style command line for every server kind."""
     if kind == "noop":
@@ -50,12 +64,12 @@ def server_argv(kind, binary, port, threads, memory_mb, value_size=100):
 class Server:
     """A server process on a free loopback port, stopped by stop() or by leaving a with-block."""
 
-    def __init__(self, kind, binary, threads, memory_mb, value_size=100):
+    def __init__(self, kind, binary, threads, memory_mb, value_size=100, cpus=None):
         self.kind = kind
         self.port = free_port()
         self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{kind}-", suffix=".log",
                                                delete=False)
-        argv = server_argv(kind, binary, self.port, threads, memory_mb, value_size)
+        argv = pinned(server_argv(kind, binary, self.port, threads, memory_mb, value_size), cpus)
         self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         self._wait_ready(10.0)
@@ -142,12 +156,13 @@ class Server:
         self.stop()
 
 
-def run_loadgen(loadgen, port, args, timeout, on_started=None):
+def run_loadgen(loadgen, port, args, timeout, on_started=None, cpus=None):
     """Runs memshield-loadgen with --json and returns its parsed result.
 
     on_started(proc) is called right after launch, so a caller can sample server counters at
     a chosen moment of the run (e.g. after the warmup)."""
-    argv = [loadgen, "--host", HOST, "--port", str(port), "--json", "--quiet"] + list(args)
+    argv = pinned([loadgen, "--host", HOST, "--port", str(port), "--json", "--quiet"] + list(args),
+                  cpus)
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     extra = on_started(proc) if on_started else None
     try:

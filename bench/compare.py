@@ -47,15 +47,23 @@ def parse_args():
     p.add_argument("--duration", type=float, default=10, help="measured seconds per run")
     p.add_argument("--warmup", type=float, default=1, help="unmeasured seconds per run")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=2, help="server worker threads (-t)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="server worker threads (-t; default 2, 1 with --pin)")
     p.add_argument("--memory", type=int, default=1024, help="server -m for the load scenarios")
-    p.add_argument("--loadgen-threads", type=int, default=2)
+    p.add_argument("--loadgen-threads", type=int, default=None,
+                   help="load generator threads (default 2, 1 with --pin)")
     p.add_argument("--rate", type=float, default=0,
                    help="fixed_rate req/s (default: half the slowest real server's "
                         "get90_set10 median, or 20000)")
     p.add_argument("--memshield", help="path to the memshield binary")
     p.add_argument("--loadgen", help="path to memshield-loadgen")
     p.add_argument("--noop", help="path to memshield-noop")
+    p.add_argument("--pin", action="store_true",
+                   help="server on the last CPU, load generator on the others (taskset), so "
+                   "neither waits for the other's CPU time: server -t 1 and 1 loadgen thread "
+                   "unless --threads/--loadgen-threads say otherwise")
+    p.add_argument("--baseline", help="another memshield binary (say, an earlier commit's), "
+                   "run as server 'baseline' for A/B comparisons: --servers memshield,baseline")
     p.add_argument("--json-out", help="also write all results to this file")
     p.add_argument("--connections", type=int, default=0,
                    help="client connections for the load scenarios (default: each scenario's "
@@ -70,6 +78,11 @@ def parse_args():
         p.error("--repeats must be in [1, 20]")
     if not 0 <= args.connections <= 10000:
         p.error("--connections must be in [1, 10000]")
+    if args.threads is None:
+        args.threads = 1 if args.pin else 2
+    if args.loadgen_threads is None:
+        args.loadgen_threads = 1 if args.pin else 2
+    args.server_cpus, args.client_cpus = benchlib.pin_split() if args.pin else (None, None)
     return args
 
 
@@ -92,6 +105,8 @@ def locate(args):
             path = benchlib.find_binary("memshield", args.memshield)
         elif kind == "noop":
             path = benchlib.find_binary("memshield-noop", args.noop)
+        elif kind == "baseline":
+            path = args.baseline if args.baseline and os.access(args.baseline, os.X_OK) else None
         else:
             sys.exit(f"unknown server {kind}")
         if path:
@@ -117,7 +132,7 @@ def run_once(loadgen, server, scenario_args, args):
 
     result, (user0, sys0) = benchlib.run_loadgen(loadgen, server.port, common + scenario_args,
                                                  timeout=args.duration + args.warmup + 60,
-                                                 on_started=after_warmup)
+                                                 on_started=after_warmup, cpus=args.client_cpus)
     user1, sys1 = server.cpu_split()
     ops = result["ops"]
     per_req = lambda seconds: seconds * 1e6 / ops if ops else 0  # noqa: E731
@@ -164,6 +179,11 @@ def print_table(name, desc, summary, extra=""):
               f"p50 {fmt_ratio(a['p50_us'], b['p50_us'])}, "
               f"p99 {fmt_ratio(a['p99_us'], b['p99_us'])}, "
               f"cpu/req {fmt_ratio(a['cpu_us_per_req'], b['cpu_us_per_req'])}")
+    if "memshield" in summary and "baseline" in summary:
+        a, b = summary["memshield"], summary["baseline"]
+        print(f"memshield/baseline: ops {fmt_ratio(a['ops_per_sec'], b['ops_per_sec'])}, "
+              f"user/req {fmt_ratio(a['user_us_per_req'], b['user_us_per_req'])}, "
+              f"cpu/req {fmt_ratio(a['cpu_us_per_req'], b['cpu_us_per_req'])}")
 
 
 def load_scenarios(args, binaries, loadgen):
@@ -174,12 +194,13 @@ def load_scenarios(args, binaries, loadgen):
     servers = {}
     try:
         for kind, path in binaries.items():
-            servers[kind] = benchlib.Server(kind, path, args.threads, args.memory, VALUE_SIZE)
+            servers[kind] = benchlib.Server(kind, path, args.threads, args.memory, VALUE_SIZE,
+                                            cpus=args.server_cpus)
             fill, _ = benchlib.run_loadgen(
                 loadgen, servers[kind].port,
                 ["--prefill", "--duration", "0", "--keys", str(KEYS), "--key-size", str(KEY_SIZE),
                  "--value-size", str(VALUE_SIZE), "--connections", "8", "--pipeline", "32",
-                 "--threads", str(args.loadgen_threads)], timeout=300)
+                 "--threads", str(args.loadgen_threads)], timeout=300, cpus=args.client_cpus)
             print(f"# {kind}: port {servers[kind].port}, prefilled {KEYS} keys in "
                   f"{fill['prefill_s']:.2f} s, prefill errors {fill['prefill_errors']}")
         rate = args.rate
@@ -267,10 +288,15 @@ def main():
     if not binaries:
         sys.exit("no servers to compare")
     print(f"# servers: {', '.join(f'{k}={v}' for k, v in binaries.items())}")
+    if args.pin:
+        where = (f"pinned: server on CPU {args.server_cpus}, loadgen on CPU {args.client_cpus} "
+                 f"(no CPU shared)")
+    else:
+        where = (f"sharing the machine's {os.cpu_count()} cores with the server (client cost is "
+                 f"in every number)")
     print(f"# server -t {args.threads}, -m {args.memory}; loadgen {args.loadgen_threads} threads "
-          f"sharing the machine's {os.cpu_count()} cores with the server (client cost is in "
-          f"every number); {args.repeats} repeats x {args.duration:g} s (+{args.warmup:g} s "
-          f"warmup), medians shown")
+          f"{where}; {args.repeats} repeats x {args.duration:g} s (+{args.warmup:g} s warmup), "
+          f"medians shown")
     results = {"config": vars(args), "scenarios": load_scenarios(args, binaries, loadgen)}
     if "memory" in args.scenarios:
         results["memory"] = memory_scenario(args, binaries, loadgen)

@@ -254,7 +254,7 @@ void BinarySession::do_get(const Header& h, std::string_view extras, std::string
     parts.extras = std::string_view(flags, 4);
     if (with_key) parts.key = it.key;
     if (!touch_only) parts.value = it.value;
-    parts.cas = it.cas;
+    parts.cas = it.cas();
     bin::write_response(out, opc, h.opaque, Status::kSuccess, parts);
   };
   store::Lookup r;

@@ -123,7 +123,7 @@ void MetaCommands::do_me(const MetaRequest& r, OutBuffer& out) {
     int exp = v.exptime == 0 ? -1 : static_cast<int>(now - v.exptime);
     int n =
         snprintf(buf, sizeof(buf), " exp=%d la=%u cas=%llu fetch=%s cls=%u size=%zu", exp,
-                 static_cast<unsigned>(now - v.last_access), static_cast<unsigned long long>(v.cas),
+                 static_cast<unsigned>(now - v.last_access), static_cast<unsigned long long>(v.cas()),
                  v.fetched ? "yes" : "no", slab_class(size), size);
     s = "ME ";
     if (v.key_binary) {  // printed encoded (without " b") when it arrived as base64
@@ -186,7 +186,7 @@ void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
         }
         case 'c':
           s += " c";
-          put_num(&s, v.cas);
+          put_num(&s, v.cas());
           break;
         case 'f':
           s += " f";

@@ -49,7 +49,7 @@ void append_value(OutBuffer& out, const store::ItemView& it, bool with_cas) {
   p = write_u64(p, it.value.size());
   if (with_cas) {
     *p++ = ' ';
-    p = write_u64(p, it.cas);
+    p = write_u64(p, it.cas());
   }
   *p++ = '\r';
   *p++ = '\n';

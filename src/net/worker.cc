@@ -376,7 +376,7 @@ void Worker::on_readable(Connection* c) {
   }
   ssize_t n;
   if (c->in_len == 0) {
-    n = read(c->fd, scratch_.get(), kScratchSize);
+    n = recv(c->fd, scratch_.get(), kScratchSize, 0);
   } else {
     // A partial request is waiting: append to it.
     size_t want = c->in_len + kScratchSize;
@@ -386,7 +386,7 @@ void Worker::on_readable(Connection* c) {
       return;
     }
     if (c->in.size() < want) c->in.resize(want);
-    n = read(c->fd, c->in.data() + c->in_len, c->in.size() - c->in_len);
+    n = recv(c->fd, c->in.data() + c->in_len, c->in.size() - c->in_len, 0);
   }
   if (n == 0) {
     close_connection(c);
@@ -447,10 +447,17 @@ bool Worker::flush(Connection* c) {
   while (!c->out.empty()) {
     iovec iov[kMaxIov];
     int cnt = c->out.fill_iov(iov, kMaxIov);
-    msghdr msg{};
-    msg.msg_iov = iov;
-    msg.msg_iovlen = cnt;
-    ssize_t w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+    ssize_t w;
+    if (cnt == 1) {
+      // The usual reply is one block: send() skips sendmsg's copying in of the header and
+      // iovec array.
+      w = send(c->fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+    } else {
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = cnt;
+      w = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+    }
     if (w < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) break;

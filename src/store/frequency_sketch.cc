@@ -16,24 +16,37 @@ constexpr size_t kMinWords = 64;  // 1024 counters
 constexpr size_t kKeysPerWord = 2;  // 16 nibbles per word, 8 counters per key
 constexpr uint64_t kHalvePeriod = 20;  // records per key the table is sized for
 constexpr uint64_t kLowBits = 0x7777777777777777ull;
-constexpr int kCounters = 4;
 
 // A key's counters: block of 8 words from the high bits, then counter k in word 2k or 2k+1 of
-// the block (so the four never share a word), nibble from 4 more bits each.
+// the block (so the four never share a word), nibble from 4 more bits each. Spelled out without
+// arrays so the whole position stays in registers (this runs for every key read).
 struct Pos {
-  size_t word[kCounters];
-  unsigned shift[kCounters];
+  std::atomic<uint64_t>* w0;
+  std::atomic<uint64_t>* w1;
+  std::atomic<uint64_t>* w2;
+  std::atomic<uint64_t>* w3;
+  unsigned s0, s1, s2, s3;  // bit offsets of the nibbles: ((x >> (4 + 4k)) & 15) * 4
 };
 
-Pos position(uint64_t h, size_t mask) {
+inline Pos position(uint64_t h, std::atomic<uint64_t>* words, size_t mask) {
   const uint64_t x = h * 0x9E3779B97F4A7C15ull;
-  const size_t block = static_cast<size_t>(x >> 20) & mask & ~size_t{7};
-  Pos p;
-  for (int k = 0; k < kCounters; ++k) {
-    p.word[k] = block + 2 * k + ((x >> k) & 1);
-    p.shift[k] = static_cast<unsigned>((x >> (4 + 4 * k)) & 15) * 4;
-  }
-  return p;
+  std::atomic<uint64_t>* b = words + (static_cast<size_t>(x >> 20) & mask & ~size_t{7});
+  return Pos{b + (x & 1),
+             b + 2 + ((x >> 1) & 1),
+             b + 4 + ((x >> 2) & 1),
+             b + 6 + ((x >> 3) & 1),
+             static_cast<unsigned>((x >> 2) & 60),
+             static_cast<unsigned>((x >> 6) & 60),
+             static_cast<unsigned>((x >> 10) & 60),
+             static_cast<unsigned>((x >> 14) & 60)};
+}
+
+inline uint64_t nibble(const std::atomic<uint64_t>* w, unsigned shift) {
+  return (w->load(std::memory_order_relaxed) >> shift) & 15;
+}
+
+inline void bump(std::atomic<uint64_t>* w, unsigned shift) {
+  w->store(w->load(std::memory_order_relaxed) + (uint64_t{1} << shift), std::memory_order_relaxed);
 }
 
 }  // namespace
@@ -64,22 +77,17 @@ FrequencySketch::~FrequencySketch() {
 
 void FrequencySketch::record(uint64_t h) {
   Table& t = *table_.load(std::memory_order_acquire);
-  const Pos p = position(h, t.mask);
-  uint64_t c[kCounters];
-  uint64_t least = 15;
-  for (int k = 0; k < kCounters; ++k) {
-    c[k] = (t.w[p.word[k]].load(std::memory_order_relaxed) >> p.shift[k]) & 15;
-    least = std::min(least, c[k]);
-  }
+  const Pos p = position(h, t.w, t.mask);
+  const uint64_t c0 = nibble(p.w0, p.s0), c1 = nibble(p.w1, p.s1);
+  const uint64_t c2 = nibble(p.w2, p.s2), c3 = nibble(p.w3, p.s3);
+  const uint64_t least = std::min(std::min(c0, c1), std::min(c2, c3));
   // Conservative update: the estimate is the minimum, so only counters at it need to grow;
   // the others are already over-counted by keys they share with.
   if (least < 15) {
-    for (int k = 0; k < kCounters; ++k) {
-      if (c[k] != least) continue;
-      std::atomic<uint64_t>& w = t.w[p.word[k]];
-      w.store(w.load(std::memory_order_relaxed) + (uint64_t{1} << p.shift[k]),
-              std::memory_order_relaxed);
-    }
+    if (c0 == least) bump(p.w0, p.s0);
+    if (c1 == least) bump(p.w1, p.s1);
+    if (c2 == least) bump(p.w2, p.s2);
+    if (c3 == least) bump(p.w3, p.s3);
   }
   // Every record counts toward the halving, saturated or not, so the period is one of traffic.
   if (records_.fetch_add(1, std::memory_order_relaxed) + 1 >=
@@ -91,12 +99,9 @@ void FrequencySketch::record(uint64_t h) {
 
 uint32_t FrequencySketch::estimate(uint64_t h) const {
   const Table& t = *table_.load(std::memory_order_acquire);
-  const Pos p = position(h, t.mask);
-  uint64_t least = 15;
-  for (int k = 0; k < kCounters; ++k) {
-    least = std::min(least, (t.w[p.word[k]].load(std::memory_order_relaxed) >> p.shift[k]) & 15);
-  }
-  return static_cast<uint32_t>(least);
+  const Pos p = position(h, t.w, t.mask);
+  return static_cast<uint32_t>(std::min(std::min(nibble(p.w0, p.s0), nibble(p.w1, p.s1)),
+                                        std::min(nibble(p.w2, p.s2), nibble(p.w3, p.s3))));
 }
 
 void FrequencySketch::halve(Table& t) {

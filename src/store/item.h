@@ -66,6 +66,34 @@ struct Item {
     }
     if (client_flags != 0) memcpy(field(off), &client_flags, 4);
   }
+  // Every variable-position field from one read of size_word: the read path wants them all,
+  // and the accessors below would each work out the optional fields' offsets again.
+  struct Fields {
+    const char* key;
+    uint32_t nkey;
+    uint32_t vlen;
+    uint32_t flags;
+    RelTime exptime;  // 0 = never
+  };
+  Fields fields() const {
+    const uint32_t w = size_word;
+    const char* f = reinterpret_cast<const char*>(this) + sizeof(Item);
+    Fields r{nullptr, w >> kKeyShift, w & kVlenMask, 0, 0};
+    if (r.vlen == kLongValue) {
+      memcpy(&r.vlen, f, 4);
+      f += 4;
+    }
+    if (w & kHasExptime) {
+      memcpy(&r.exptime, f, 4);
+      f += 4;
+    }
+    if (w & kHasFlags) {
+      memcpy(&r.flags, f, 4);
+      f += 4;
+    }
+    r.key = f;
+    return r;
+  }
   size_t nkey() const { return size_word >> kKeyShift; }
   uint32_t vlen() const {
     uint32_t v = size_word & kVlenMask;
@@ -118,6 +146,13 @@ struct Item {
   void set_freq(uint8_t f) { bits = static_cast<uint8_t>((bits & ~kFreqMask) | f); }
   void bump_freq() {
     if (freq() < kFreqMax) set_freq(static_cast<uint8_t>(freq() + 1));
+  }
+  // A read: one more toward the frequency, and marked fetched. Writes the byte only when that
+  // changes it, so reads of a hot item do not dirty its cache line (and bounce it between cores).
+  void mark_read() {
+    uint8_t b = static_cast<uint8_t>(bits | kFetched);
+    if ((b & kFreqMask) < kFreqMax) ++b;
+    if (b != bits) bits = b;
   }
   bool fetched() const { return (bits & kFetched) != 0; }
   bool linked() const { return (bits & kLinked) != 0; }

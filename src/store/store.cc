@@ -111,6 +111,9 @@ struct Store::Impl {
     return cas_from_low48(it->cas_low48(), last_cas.load(std::memory_order_relaxed));
   }
   uint64_t visible_cas(const Item* it) const { return st.config_.use_cas ? cas_of(it) : 0; }
+  const std::atomic<uint64_t>* cas_counter() const {
+    return st.config_.use_cas ? &last_cas : nullptr;
+  }
 
   Lookup dead_reason(const Item* it, RelTime now) const;
   void resolve_flush(RelTime now) const;
@@ -504,12 +507,12 @@ Lookup Store::Impl::access(std::string_view key, bool set_exptime, RelTime expti
       return false;
     }
     if (visit != nullptr) {
-      ItemView v{it->key(), it->value(), it->flags(), it->exptime(), it->time(now), visible_cas(it),
-                 it->fetched()};
+      const Item::Fields f = it->fields();
+      ItemView v{{f.key, f.nkey},  {f.key + f.nkey, f.vlen}, f.flags,     f.exptime,
+                 it->time(now), it->cas_low48(),          cas_counter(), it->fetched()};
       (*visit)(v);
     }
-    it->bump_freq();
-    it->bits |= Item::kFetched;
+    it->mark_read();
     update_time(it, now);
     return true;
   });
@@ -578,6 +581,12 @@ StoreResult Store::Impl::concat(Fresh add, bool append, uint64_t cas_in, uint64_
 }
 
 // ---- Store ----
+
+uint64_t ItemView::cas() const {
+  return cas_counter == nullptr
+             ? 0
+             : cas_from_low48(cas_low48, cas_counter->load(std::memory_order_relaxed));
+}
 
 Store::Store(const Config& config, const Clock& clock)
     : config_(config),
@@ -753,13 +762,13 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
     v.flags = it->flags();
     v.exptime = it->exptime();
     v.last_access = it->time(now);
-    v.cas = impl_->visible_cas(it);
+    v.cas_low48 = it->cas_low48();
+    v.cas_counter = impl_->cas_counter();
     v.fetched = it->fetched();
     v.key_binary = (it->bits & Item::kKeyBinary) != 0;
     visit(v);
     if (!opts.no_update) {
-      it->bump_freq();
-      it->bits |= Item::kFetched;
+      it->mark_read();
       update_time(it, now);
     }
     return true;

@@ -40,7 +40,11 @@ struct ItemView {
   uint32_t flags;
   RelTime exptime;      // 0 = never
   RelTime last_access;  // relative time of the last store or access
-  uint64_t cas;
+  // The CAS (0 with -C), computed on demand: it reads the store's CAS counter, a cache line
+  // every store writes, which a plain get has no need to pull across cores.
+  uint64_t cas() const;
+  uint64_t cas_low48;
+  const std::atomic<uint64_t>* cas_counter;  // null: CAS disabled
   bool fetched;         // had been read before this access
   // Meta protocol (meta_get only; false elsewhere).
   bool stale = false;       // invalidated by md/ms with I

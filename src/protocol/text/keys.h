@@ -2,8 +2,9 @@
 // tokenizer reads them.
 #pragma once
 
-#include <cstring>
 #include <string_view>
+
+#include "protocol/text/scan.h"
 
 namespace memshield::protocol::text {
 
@@ -17,8 +18,7 @@ void for_each_key(std::string_view keys, F&& f) {
       ++p;
       continue;
     }
-    const auto* sp = static_cast<const char*>(memchr(p, ' ', static_cast<size_t>(end - p)));
-    const char* key_end = sp != nullptr ? sp : end;
+    const char* const key_end = next_space(p, end);
     if (!f(std::string_view(p, static_cast<size_t>(key_end - p)))) return;
     p = key_end;
   }

@@ -30,7 +30,7 @@ inline Got copy_view(Lookup r, const ItemView* v) {
     g.flags = v->flags;
     g.exptime = v->exptime;
     g.last_access = v->last_access;
-    g.cas = v->cas;
+    g.cas = v->cas();
     g.fetched = v->fetched;
   }
   return g;
