@@ -97,6 +97,11 @@ void FrequencySketch::record(uint64_t h) {
   }
 }
 
+void FrequencySketch::prefetch(uint64_t h) const {
+  const Table& t = *table_.load(std::memory_order_acquire);
+  __builtin_prefetch(position(h, t.w, t.mask).w0, 1);
+}
+
 uint32_t FrequencySketch::estimate(uint64_t h) const {
   const Table& t = *table_.load(std::memory_order_acquire);
   const Pos p = position(h, t.w, t.mask);

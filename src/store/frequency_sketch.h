@@ -23,6 +23,9 @@ class FrequencySketch {
   FrequencySketch& operator=(const FrequencySketch&) = delete;
 
   void record(uint64_t h);
+  // Starts loading the key's counters (one cache line) so a record() a little later does not
+  // wait for memory: the store issues it before its table lookup.
+  void prefetch(uint64_t h) const;
   uint32_t estimate(uint64_t h) const;
   // Keeps about eight counters per item (two keys per word): called as the item count grows
   // (cheap when no resize is due). Counts restart from zero in a bigger table. Returns the

@@ -495,7 +495,9 @@ Lookup Store::Impl::access(std::string_view key, bool set_exptime, RelTime expti
                            const FunctionRef<void(const ItemView&)>* visit) {
   if (key.size() > kMaxKey) return Lookup::kMiss;
   uint64_t h = hash_key(key);
-  if (visit != nullptr) sketch.record(h);  // reads, hits and misses alike; not touches
+  // Reads, hits and misses alike, are counted (not touches); the counters' cache line loads
+  // while the table is searched.
+  if (visit != nullptr) sketch.prefetch(h);
   Lookup result = Lookup::kMiss;  // stays so if the bigger copy cannot be allocated
   with_exptime_room(key, h, [&](Shard& s) {
     RelTime now = st.clock_.now();
@@ -516,6 +518,7 @@ Lookup Store::Impl::access(std::string_view key, bool set_exptime, RelTime expti
     update_time(it, now);
     return true;
   });
+  if (visit != nullptr) sketch.record(h);
   return result;
 }
 
