@@ -55,6 +55,13 @@ int OutBuffer::fill_iov(struct iovec* iov, int max) const {
 }
 
 void OutBuffer::consume(size_t n) {
+  if (n == size_ && blocks_.size() == 1 && blocks_[0].cap == kBlockSize) {
+    // Everything sent from the one standard block (the usual reply): keep it, empty.
+    blocks_[0].start = blocks_[0].end = 0;
+    head_ = 0;
+    size_ = 0;
+    return;
+  }
   size_ -= n;
   while (n > 0 && head_ < blocks_.size()) {
     Block& b = blocks_[head_];
