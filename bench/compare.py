@@ -141,6 +141,8 @@ def run_once(loadgen, server, scenario_args, args):
     # of each send is charged to the sender, so system time is mostly not the server's code.
     result["user_us_per_req"] = per_req(user1 - user0)
     result["sys_us_per_req"] = per_req(sys1 - sys0)
+    fewest, most = result.get("conn_min_ops", 0), result.get("conn_max_ops", 0)
+    result["conn_spread"] = most / fewest if fewest else 0.0
     return result
 
 
@@ -156,6 +158,8 @@ def summarize(runs):
         "user_us_per_req": med("user_us_per_req"),
         "sys_us_per_req": med("sys_us_per_req"),
         "hit_ratio": med("hit_ratio"),
+        # Fairness: the most over the fewest requests one connection completed (median run).
+        "conn_spread": med("conn_spread"),
         "errors": sum(r["errors"] + r["prefill_errors"] for r in runs),
         "runs": [{k: r[k] for k in ("ops_per_sec", "p50_us", "p99_us", "cpu_us_per_req")}
                  for r in runs],
@@ -173,6 +177,8 @@ def print_table(name, desc, summary, extra=""):
               f"{s['cpu_us_per_req']:>10.2f} "
               f"{s['user_us_per_req']:>5.2f}+{s['sys_us_per_req']:<5.2f} {s['errors']:>6} "
               f"{fmt_ratio(s['ops_per_sec'], mc):>12} {fmt_ratio(s['ops_per_sec'], noop):>8}")
+    print("per-connection spread (most/fewest requests completed by one connection): " +
+          ", ".join(f"{kind} {s['conn_spread']:.1f}" for kind, s in summary.items()))
     if "memshield" in summary and "memcached" in summary:
         a, b = summary["memshield"], summary["memcached"]
         print(f"memshield/memcached: ops {fmt_ratio(a['ops_per_sec'], b['ops_per_sec'])}, "

@@ -346,9 +346,14 @@ struct Stats {
   uint64_t errors = 0;  // error replies, malformed replies, lost requests
   uint64_t prefill_errors = 0;
   uint64_t last_done_ns = 0;
+  // Fairness: the fewest and most measured requests any one connection completed.
+  uint64_t conn_min_ops = UINT64_MAX;
+  uint64_t conn_max_ops = 0;
   Histogram latency;
 
   void Merge(const Stats& s) {
+    conn_min_ops = std::min(conn_min_ops, s.conn_min_ops);
+    conn_max_ops = std::max(conn_max_ops, s.conn_max_ops);
     ops += s.ops;
     gets += s.gets;
     sets += s.sets;
@@ -453,6 +458,7 @@ class Connection {
   }
   bool Finished(uint64_t now) const { return dead_ || (DoneIssuing(now) && count_ == 0); }
   // True when only the pacing clock keeps this connection from sending.
+  uint64_t measured_done() const { return measured_done_; }
   bool WaitingForClock(uint64_t now) const {
     return plan_->interval_ns && phase_ == Phase::kMain && !DoneIssuing(now) &&
            count_ < static_cast<size_t>(plan_->opt.pipeline) && next_send_ns_ > now;
@@ -636,6 +642,7 @@ class Connection {
       if (error) ++stats->prefill_errors;
     } else if (p.measured_phase && now <= plan_->measure_end_ns + kDrainGraceNs) {
       ++stats->ops;
+      ++measured_done_;
       stats->last_done_ns = std::max(stats->last_done_ns, now);
       stats->latency.Record(now - p.start_ns);
       if (error) ++stats->errors;
@@ -751,6 +758,7 @@ class Connection {
   uint64_t prefill_end_ = 0;
   uint64_t cap_ = kUnlimited;
   uint64_t measured_issued_ = 0;
+  uint64_t measured_done_ = 0;
   uint64_t next_send_ns_ = 0;
   uint64_t scan_next_ = 0;
   uint32_t cur_hits_ = 0;
@@ -800,7 +808,13 @@ class Worker {
   }
 
   std::vector<std::unique_ptr<Connection>>& conns() { return conns_; }
-  Stats& stats() { return stats_; }
+  Stats& stats() {
+    for (const auto& c : conns_) {
+      stats_.conn_min_ops = std::min(stats_.conn_min_ops, c->measured_done());
+      stats_.conn_max_ops = std::max(stats_.conn_max_ops, c->measured_done());
+    }
+    return stats_;
+  }
 
   // Drives every connection until the phase ends (all done and answered) or the deadline.
   void Run(uint64_t hard_deadline_ns) {
@@ -891,14 +905,16 @@ void Report(const Options& o, const Stats& s, double elapsed_s, double prefill_s
         "\"errors\":%llu,\"prefill_errors\":%llu,\"prefill_s\":%.3f,"
         "\"p50_us\":%.2f,\"p90_us\":%.2f,\"p99_us\":%.2f,\"p999_us\":%.2f,\"max_us\":%.2f,"
         "\"mean_us\":%.2f,\"threads\":%d,\"connections\":%d,\"pipeline\":%d,\"multiget\":%d,"
-        "\"rate\":%.1f}\n",
+        "\"rate\":%.1f,\"conn_min_ops\":%llu,\"conn_max_ops\":%llu}\n",
         static_cast<unsigned long long>(s.ops), elapsed_s, ops_s, keys_s,
         static_cast<unsigned long long>(s.gets), static_cast<unsigned long long>(s.sets),
         static_cast<unsigned long long>(s.hits), static_cast<unsigned long long>(s.misses),
         hit_ratio, static_cast<unsigned long long>(s.errors),
         static_cast<unsigned long long>(s.prefill_errors), prefill_s, Us(h.Quantile(0.50)),
         Us(h.Quantile(0.90)), Us(h.Quantile(0.99)), Us(h.Quantile(0.999)), Us(h.max()),
-        h.mean() / 1000.0, o.threads, o.connections, o.pipeline, o.multiget, o.rate);
+        h.mean() / 1000.0, o.threads, o.connections, o.pipeline, o.multiget, o.rate,
+        static_cast<unsigned long long>(s.conn_min_ops == UINT64_MAX ? 0 : s.conn_min_ops),
+        static_cast<unsigned long long>(s.conn_max_ops));
     return;
   }
   std::printf("target %s:%d  threads %d  connections %d  pipeline %d  multiget %d  ratio %d:%d\n",
@@ -919,6 +935,11 @@ void Report(const Options& o, const Stats& s, double elapsed_s, double prefill_s
               Us(h.Quantile(0.50)), Us(h.Quantile(0.90)), Us(h.Quantile(0.99)),
               Us(h.Quantile(0.999)), Us(h.max()), h.mean() / 1000.0,
               o.rate > 0 ? "  (from intended send time)" : "");
+  if (s.conn_max_ops > 0) {
+    std::printf("per connection  fewest %llu  most %llu requests\n",
+                static_cast<unsigned long long>(s.conn_min_ops),
+                static_cast<unsigned long long>(s.conn_max_ops));
+  }
 }
 
 int Main(int argc, char** argv) {
