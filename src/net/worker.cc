@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -28,6 +29,13 @@ constexpr int kUdpBatch = 16;
 constexpr size_t kUdpMaxDatagram = 65536;
 constexpr int kTlsReadRounds = 4;  // buffer fills per readiness event while TLS holds more
 constexpr unsigned char kTlsHandshakeRecord = 0x16;  // first byte of every TLS ClientHello
+constexpr uint64_t kSleptNs = 20000;  // an epoll_wait this long (20 us) slept: see yield_every
+
+uint64_t steady_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // the vDSO: no system call
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
 
 std::string peer_name(const sockaddr_storage& sa, const std::string& listen_address) {
   char host[INET6_ADDRSTRLEN] = "?";
@@ -137,8 +145,12 @@ void Worker::run() {
   if (config_.start_gate != nullptr) config_.start_gate->wait(false);
   epoll_event events[kMaxEvents];
   const bool timeouts = config_.idle_timeout > 0 || config_.request_timeout > 0;
+  int served_awake = 0;  // ready connections served since the thread last slept in epoll_wait
   while (!stopping_.load(std::memory_order_relaxed)) {
+    const uint64_t before = steady_ns();
     int n = epoll_wait(epfd_, events, kMaxEvents, timeouts ? 1000 : -1);
+    // A wait that returned at once takes a microsecond or so; one that slept, far longer.
+    if (steady_ns() - before > kSleptNs) served_awake = 0;
     if (n < 0) {
       if (errno == EINTR) continue;
       MS_WARN("epoll_wait failed: %s", strerror(errno));
@@ -162,6 +174,7 @@ void Worker::run() {
           receive_datagrams(h->fd);
           break;
         case Handle::kConn: {
+          ++served_awake;
           Connection* c = h->conn;
           if (ev & EPOLLOUT) {
             int fd = c->fd;
@@ -174,6 +187,10 @@ void Worker::run() {
       }
     }
     if (timeouts) sweep_timeouts();
+    if (config_.yield_every > 0 && served_awake >= config_.yield_every) {
+      sched_yield();
+      served_awake = 0;
+    }
   }
   for (Connection* c : connections_) {
     if (c != nullptr) close_connection(c);

@@ -44,6 +44,15 @@ struct WorkerConfig {
   // server installs its seccomp filter in between, so no request is ever served without it.
   const std::atomic<bool>* start_gate = nullptr;
   WorkerGroup* group = nullptr;  // null: keep every connection this worker accepts
+  // After serving this many ready connections without once waiting for more, the worker offers
+  // its CPU to other runnable threads (sched_yield); 0 never. With a core of its own nothing
+  // else is runnable and the call returns at once. When clients share the worker's core
+  // (co-located clients, small VMs, CPU quotas), a saturated worker would otherwise run whole
+  // scheduler slices while the client beside it waits, and that client's connections to it
+  // crawl: measured with 2 workers and 2 client threads on 2 cores, one connection completed
+  // 10-15x fewer requests than another and p99 was 7.9 ms; yielding every 32 gives 1.1x and
+  // 0.6 ms for 3% less throughput (docs/BENCHMARKS.md).
+  int yield_every = 32;
 };
 
 class Worker {

@@ -586,6 +586,7 @@ int Server::run() {
     wc.out_high_water = kOutHighWater;
     wc.idle_timeout = settings_.idle_timeout;
     wc.request_timeout = settings_.request_timeout;
+    wc.yield_every = settings_.worker_yield;
     wc.start_gate = &serving_;
     wc.group = &worker_group_;
     workers_.push_back(std::make_unique<net::Worker>(wc, listeners_, *this, limit_, registry_,

@@ -166,6 +166,8 @@ constexpr ExtSpec kExtOptions[] = {
     {"no_modern", OptValue::kNone, true},  // turns maxconns_fast off, as in memcached
     {"drop_privileges", OptValue::kNone, true},     // the seccomp filter, as --seccomp
     {"no_drop_privileges", OptValue::kNone, true},
+    {"worker_yield", OptValue::kUint, true},  // memshield's own
+    {"no_worker_yield", OptValue::kNone, true},
     // Accepted for compatibility; memshield has no slabs, LRU threads, extstore or logger buffers.
     {"tail_repair_time", OptValue::kUint, false},
     {"hash_algorithm", OptValue::kString, false},
@@ -754,6 +756,11 @@ std::optional<std::string> Parser::apply_ext(const ExtSpec& spec, std::string_vi
     s_->seccomp = true;
   } else if (name == "no_drop_privileges") {
     s_->seccomp = false;
+  } else if (name == "worker_yield") {
+    if (n > 1000000) return "could not parse argument to worker_yield";
+    s_->worker_yield = static_cast<int>(n);
+  } else if (name == "no_worker_yield") {
+    s_->worker_yield = 0;
   } else if (name == "no_modern") {
     s_->maxconns_fast = false;
     warn("-o no_modern: only its maxconns_fast=off part has an effect in memshield");
@@ -925,6 +932,11 @@ std::string usage_text() {
    - drop_privileges:     once serving, allow only the system calls memshield needs
                           (seccomp); any other kills the process (default: off)
    - no_drop_privileges:  turn drop_privileges off
+   - worker_yield:        a worker that has served this many ready connections without
+                          once waiting for more offers its CPU to other runnable threads
+                          (sched_yield), so clients sharing its core keep pace; 0 never
+                          (default: 32)
+   - no_worker_yield:     the same as worker_yield=0
    Accepted for compatibility with memcached, validated, but with no effect in memshield
    (its store has no slab classes, LRU threads, extstore or logger buffers):
      tail_repair_time, hash_algorithm, lru_crawler, no_lru_crawler, lru_crawler_sleep,

@@ -41,6 +41,7 @@ struct Settings {
   std::string pidfile;               // -P
   std::string user;                  // -u
   bool seccomp = false;              // -o drop_privileges, --seccomp: syscall allow-list
+  int worker_yield = 32;             // -o worker_yield=N / no_worker_yield: see net::WorkerConfig
   bool enable_coredumps = false;     // -r
   int verbosity = 0;                 // -v, -vv, -vvv
 

@@ -122,3 +122,21 @@ TEST(MemshieldFlags, ConfigFileLinesAndErrors) {
 
 }  // namespace
 }  // namespace memshield::server
+
+namespace memshield::server {
+namespace {
+
+// memshield's own -o worker_yield (on by default, every 32 connections served awake).
+TEST(MemshieldFlags, WorkerYield) {
+  Settings a, b, c, d;
+  EXPECT_EQ(a.worker_yield, 32);
+  ASSERT_EQ(parse({"-o", "worker_yield=8"}, &b).outcome, ParseOutcome::kRun);
+  EXPECT_EQ(b.worker_yield, 8);
+  EXPECT_TRUE(b.warnings.empty());
+  ASSERT_EQ(parse({"-o", "no_worker_yield"}, &c).outcome, ParseOutcome::kRun);
+  EXPECT_EQ(c.worker_yield, 0);
+  EXPECT_NE(parse({"-o", "worker_yield=x"}, &d).outcome, ParseOutcome::kRun);
+}
+
+}  // namespace
+}  // namespace memshield::server
