@@ -1,6 +1,7 @@
 // See number_parse.h. The C library does the digit work; we add memcached's acceptance rules.
 // Short runs of plain digits (the flags, exptime and lengths nearly every request carries) take
-// a fast path first: for them the C library's answer is simply their value.
+// a fast path first, inline in the header: for them the C library's answer is simply their
+// value. What reaches this file is everything else.
 #include "common/number_parse.h"
 
 #include <cerrno>
@@ -40,28 +41,11 @@ bool ends_ok(const char* start, const char* end) {
   return is_space(*end) || (*end == '\0' && end != start);
 }
 
-// The value of 1 to max_digits decimal digits and nothing else; false for anything else, which
-// then goes through the C library.
-bool plain_digits(std::string_view s, size_t max_digits, uint64_t* out) {
-  if (s.empty() || s.size() > max_digits) return false;
-  uint64_t v = 0;
-  for (char ch : s) {
-    const auto d = static_cast<unsigned>(static_cast<unsigned char>(ch) - '0');
-    if (d > 9) return false;
-    v = v * 10 + d;
-  }
-  *out = v;
-  return true;
-}
-
 }  // namespace
 
-bool parse_u32(std::string_view s, uint32_t* out) {
-  uint64_t fast;
-  if (plain_digits(s, 9, &fast)) {
-    *out = static_cast<uint32_t>(fast);
-    return true;
-  }
+namespace number_detail {
+
+bool parse_u32_slow(std::string_view s, uint32_t* out) {
   CString c(s);
   char* end = nullptr;
   errno = 0;
@@ -73,12 +57,7 @@ bool parse_u32(std::string_view s, uint32_t* out) {
   return true;
 }
 
-bool parse_i32(std::string_view s, int32_t* out) {
-  uint64_t fast;
-  if (plain_digits(s, 9, &fast)) {
-    *out = static_cast<int32_t>(fast);
-    return true;
-  }
+bool parse_i32_slow(std::string_view s, int32_t* out) {
   CString c(s);
   char* end = nullptr;
   errno = 0;
@@ -90,8 +69,7 @@ bool parse_i32(std::string_view s, int32_t* out) {
   return true;
 }
 
-bool parse_u64(std::string_view s, uint64_t* out) {
-  if (plain_digits(s, 19, out)) return true;
+bool parse_u64_slow(std::string_view s, uint64_t* out) {
   CString c(s);
   char* end = nullptr;
   errno = 0;
@@ -103,4 +81,5 @@ bool parse_u64(std::string_view s, uint64_t* out) {
   return true;
 }
 
+}  // namespace number_detail
 }  // namespace memshield

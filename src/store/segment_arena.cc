@@ -162,7 +162,7 @@ Segment* SegmentArena::pop_any() {
 }
 
 char* SegmentArena::bump(Head& h, size_t size, Segment** seg, Compact compact, bool main) {
-  std::lock_guard<std::mutex> g(h.mu);
+  std::lock_guard<FutexLock> g(h.mu);
   Segment* s = h.seg;
   if (s == nullptr || s->used + size > s->cap) {
     if (s != nullptr) push_sealed(main ? main_ : window_, s);

@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "common/function_ref.h"
+#include "common/futex_lock.h"
 
 namespace memshield::store {
 
@@ -76,7 +77,7 @@ class SegmentArena {
 
  private:
   struct alignas(64) Head {
-    std::mutex mu;
+    FutexLock mu;
     Segment* seg = nullptr;
   };
   struct Fifo {

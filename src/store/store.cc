@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/counter.h"
+#include "common/futex_lock.h"
 #include "common/hash.h"
 #include "common/itoa.h"
 #include "common/number_parse.h"
@@ -58,7 +59,7 @@ struct ShardCounters {
 };
 
 struct alignas(64) Store::Shard {
-  std::mutex mu;
+  FutexLock mu;
   SlotTable table;
   ShardCounters c;
 };
@@ -261,7 +262,7 @@ size_t Store::Impl::compact(Segment& seg, Keep keep) {
     Shard& s = shard_for(h);
     bool promote = false;
     {
-      std::lock_guard<std::mutex> g(s.mu);
+      std::lock_guard<FutexLock> g(s.mu);
       if (it->linked()) {
         const size_t i = s.table.find(key, h);
         const RelTime now = st.clock_.now();
@@ -329,7 +330,7 @@ void Store::Impl::move_to_main(Shard& s, Item* it, uint64_t h, bool from_window)
   char* p = arena.allocate_main(size, &mseg, [this](Segment& seg, Keep keep) {
     return compact(seg, keep);
   });
-  std::lock_guard<std::mutex> g(s.mu);
+  std::lock_guard<FutexLock> g(s.mu);
   auto* moved = reinterpret_cast<Item*>(p);
   // Main segments are walked item by item, so the bytes handed out must hold a whole item
   // even if it is abandoned.
@@ -444,7 +445,7 @@ bool Store::Impl::relocate_for_exptime(std::string_view key, uint64_t h) {
     back_off(round);
     uint32_t vlen, flags;
     {
-      std::lock_guard<std::mutex> g(s.mu);
+      std::lock_guard<FutexLock> g(s.mu);
       Lookup why;
       size_t i = locked_find_live(s, key, h, st.clock_.now(), &why);
       if (i == SlotTable::kNone || s.table.item_at(i)->has_exptime()) return true;
@@ -455,7 +456,7 @@ bool Store::Impl::relocate_for_exptime(std::string_view key, uint64_t h) {
     Fresh f = alloc_item(key, vlen, flags, true, &as);
     if (f.it == nullptr) return false;
     {
-      std::lock_guard<std::mutex> g(s.mu);
+      std::lock_guard<FutexLock> g(s.mu);
       Lookup why;
       size_t i = locked_find_live(s, key, h, st.clock_.now(), &why);
       Item* it = i == SlotTable::kNone ? nullptr : s.table.item_at(i);
@@ -485,7 +486,7 @@ bool Store::Impl::with_exptime_room(std::string_view key, uint64_t h, Op&& op) {
   for (int round = 0; round < kMaxRetries; ++round) {
     back_off(round);
     if (round > 0 && !relocate_for_exptime(key, h)) return false;
-    std::lock_guard<std::mutex> g(s.mu);
+    std::lock_guard<FutexLock> g(s.mu);
     if (op(s)) return true;
   }
   return false;
@@ -534,7 +535,7 @@ StoreResult Store::Impl::concat(Fresh add, bool append, uint64_t cas_in, uint64_
     uint32_t want_flags = 0;
     bool want_exptime = false;
     {
-      std::lock_guard<std::mutex> g(s.mu);
+      std::lock_guard<FutexLock> g(s.mu);
       Lookup why;
       size_t i = locked_find_live(s, key, h, st.clock_.now(), &why);
       if (i == SlotTable::kNone) break;
@@ -659,7 +660,7 @@ StoreResult Store::store_meta(NewItem&& item, Mode mode, uint64_t cas_in,
   Shard& s = impl_->shard_for(h);
   StoreResult result;
   {
-    std::lock_guard<std::mutex> g(s.mu);
+    std::lock_guard<FutexLock> g(s.mu);
     RelTime now = clock_.now();
     Lookup why;
     size_t i = impl_->locked_find_live(s, key, h, now, &why);
@@ -815,7 +816,7 @@ bool Store::remove(std::string_view key) {
   if (key.size() > kMaxKey) return false;
   uint64_t h = hash_key(key);
   Shard& s = impl_->shard_for(h);
-  std::lock_guard<std::mutex> g(s.mu);
+  std::lock_guard<FutexLock> g(s.mu);
   Lookup why;
   size_t i = impl_->locked_find_live(s, key, h, clock_.now(), &why);
   if (i == SlotTable::kNone) return false;
@@ -839,7 +840,7 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
     uint32_t want_flags = 0;
     bool want_exptime = false;
     {
-      std::lock_guard<std::mutex> g(s.mu);
+      std::lock_guard<FutexLock> g(s.mu);
       RelTime now = clock_.now();
       Lookup why;
       size_t i = impl_->locked_find_live(s, key, h, now, &why);
@@ -931,7 +932,7 @@ size_t Store::reclaim_expired(size_t budget) {
     Shard& s = shards_[impl_->reclaim_shard];
     bool shard_done;
     {
-      std::lock_guard<std::mutex> g(s.mu);
+      std::lock_guard<FutexLock> g(s.mu);
       RelTime now = clock_.now();
       size_t cap = s.table.capacity();
       size_t n = std::min(budget, kChunk);
@@ -992,7 +993,7 @@ Stats Store::stats() const {
 
 void Store::reset_stats() {
   for (size_t i = 0; i < impl_->nshards; ++i) {
-    std::lock_guard<std::mutex> g(shards_[i].mu);
+    std::lock_guard<FutexLock> g(shards_[i].mu);
     ShardCounters& c = shards_[i].c;
     c.total_items.reset();
     c.evictions.reset();
