@@ -117,6 +117,37 @@ bool arity(const Tokens& t, size_t a, size_t b) {
   return nt == a || nt == b;
 }
 
+// "get <keys>" and "gets <keys>", the commonest lines, without the tokenizer: it would store a
+// view per key that nobody reads (the engine walks the keys again as it answers), about a third
+// of the parse of a 10-key get. The outcome is the tokenizer path's: ERROR without a key, the
+// format error if any key is too long. Lines that start otherwise (leading spaces, "gat", ...)
+// take the general path.
+bool parse_plain_get(std::string_view line, Request* r) {
+  size_t skip;
+  if (line.starts_with("get ")) {
+    r->cmd = Cmd::kGet;
+    skip = 4;
+  } else if (line.starts_with("gets ")) {
+    r->cmd = Cmd::kGets;
+    skip = 5;
+  } else {
+    return false;
+  }
+  r->keys = line.substr(skip);
+  size_t count = 0;
+  bool ok = true;
+  for_each_key(r->keys, [&](std::string_view key) {
+    ++count;
+    return ok = key.size() <= kKeyMaxLength;
+  });
+  if (count == 0) {
+    reply(r, "ERROR");
+  } else if (!ok) {
+    reply(r, kBadFormat);
+  }
+  return true;
+}
+
 }  // namespace
 
 LineStatus find_line(std::string_view in, Line* line) {
@@ -143,6 +174,7 @@ LineStatus find_line(std::string_view in, Line* line) {
 
 void parse_line(std::string_view line, Request* r) {
   *r = Request{};
+  if (parse_plain_get(line, r)) return;
   Tokens t;
   tokenize(line, &t);
   if (t.n == 0 || t.tok[0].size() < 2) return reply(r, "ERROR");

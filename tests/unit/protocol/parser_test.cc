@@ -162,6 +162,37 @@ TEST(Parse, GetFamily) {
   EXPECT_EQ(parse("bget a").cmd, Cmd::kGet);
 }
 
+// "get"/"gets" lines skip the tokenizer (parse_plain_get); the answers must be the general
+// path's, which the other spellings of the same lines ("bget", a leading space) still take.
+TEST(Parse, PlainGetAgreesWithTheTokenizerPath) {
+  std::vector<std::string> keys_lists = {
+      "a", "a b  c", "  a", "a  ", " ", "   ", "", "a\tb c", std::string(250, 'k'),
+      "a " + std::string(251, 'k'), std::string(251, 'k') + " a", "a b c d e f g h i j k l",
+  };
+  std::string many;  // past the tokenizer's 23 tokens, the long key among the rest
+  for (int i = 0; i < 30; ++i) many.append("k").append(std::to_string(i)).append(" ");
+  keys_lists.push_back(many);
+  keys_lists.push_back(many + std::string(251, 'k'));
+  for (const std::string& keys : keys_lists) {
+    for (const bool gets : {false, true}) {
+      const std::string fast = (gets ? "gets " : "get ") + keys;
+      const std::string general = (gets ? " gets " : " get ") + keys;  // leading space
+      Request a = parse(fast);
+      Request b = parse(general);
+      EXPECT_EQ(a.cmd, b.cmd) << fast;
+      EXPECT_EQ(a.reply, b.reply) << fast;
+      if (a.cmd == Cmd::kReply) continue;
+      EXPECT_EQ(a.cmd, gets ? Cmd::kGets : Cmd::kGet);
+      std::vector<std::string_view> ka, kb;
+      for_each_key(a.keys, [&](std::string_view k) { ka.push_back(k); return true; });
+      for_each_key(b.keys, [&](std::string_view k) { kb.push_back(k); return true; });
+      EXPECT_EQ(ka, kb) << fast;
+    }
+  }
+  expect_reply("get ", "ERROR");
+  expect_reply("gets    ", "ERROR");
+}
+
 TEST(Parse, OtherCommands) {
   EXPECT_EQ(parse("delete a").cmd, Cmd::kDelete);
   EXPECT_EQ(parse("delete a 0").cmd, Cmd::kDelete);
