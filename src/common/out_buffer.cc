@@ -6,6 +6,50 @@
 
 namespace memshield {
 
+namespace {
+
+// Drained standard blocks of this thread, most recently used on top. A worker serves one
+// connection at a time, so a few cover unpipelined traffic; more are freed (a burst of
+// connections with pending output each holds its own while it lasts).
+class BlockCache {
+ public:
+  static constexpr size_t kMax = 16;
+  std::unique_ptr<char[]> take() {
+    if (blocks_.empty()) return std::unique_ptr<char[]>(new char[OutBuffer::kBlockSize]);
+    std::unique_ptr<char[]> b = std::move(blocks_.back());
+    blocks_.pop_back();
+    return b;
+  }
+  void give(std::unique_ptr<char[]> b) {
+    if (blocks_.size() < kMax) blocks_.push_back(std::move(b));
+  }
+  size_t size() const { return blocks_.size(); }
+
+ private:
+  std::vector<std::unique_ptr<char[]>> blocks_;
+};
+
+BlockCache& block_cache() {
+  thread_local BlockCache cache;
+  return cache;
+}
+
+}  // namespace
+
+OutBuffer::~OutBuffer() { release_all(); }
+
+size_t OutBuffer::cached_blocks() { return block_cache().size(); }
+
+void OutBuffer::release_all() {
+  for (size_t k = 0; k < blocks_.size(); ++k) {
+    Block& b = blocks_[k];
+    if (b.cap == kBlockSize && b.data) block_cache().give(std::move(b.data));
+  }
+  blocks_.clear();
+  head_ = 0;
+  size_ = 0;
+}
+
 void OutBuffer::add_block(size_t min_size) {
   if (head_ > 0 && head_ == blocks_.size()) {
     // Everything was sent: start over without shifting.
@@ -13,11 +57,11 @@ void OutBuffer::add_block(size_t min_size) {
     head_ = 0;
   }
   Block b;
-  if (min_size <= kBlockSize && spare_.data) {
-    b = std::move(spare_);
-    b.start = b.end = 0;
+  if (min_size <= kBlockSize) {
+    b.cap = kBlockSize;
+    b.data = block_cache().take();
   } else {
-    b.cap = std::max(min_size, kBlockSize);
+    b.cap = min_size;
     b.data.reset(new char[b.cap]);
   }
   blocks_.push_back(std::move(b));
@@ -55,11 +99,8 @@ int OutBuffer::fill_iov(struct iovec* iov, int max) const {
 }
 
 void OutBuffer::consume(size_t n) {
-  if (n == size_ && blocks_.size() == 1 && blocks_[0].cap == kBlockSize) {
-    // Everything sent from the one standard block (the usual reply): keep it, empty.
-    blocks_[0].start = blocks_[0].end = 0;
-    head_ = 0;
-    size_ = 0;
+  if (n == size_) {  // everything sent (the usual case): the blocks go back
+    release_all();
     return;
   }
   size_ -= n;
@@ -69,33 +110,19 @@ void OutBuffer::consume(size_t n) {
     size_t take = std::min(avail, n);
     b.start += take;
     n -= take;
-    if (b.start == b.end && head_ + 1 < blocks_.size()) {
-      if (b.cap == kBlockSize && !spare_.data) spare_ = std::move(b);
+    if (b.start == b.end) {
+      if (b.cap == kBlockSize) block_cache().give(std::move(b.data));
+      b.data.reset();
       ++head_;
     }
   }
-  if (size_ == 0) {
-    // Keep the last block for reuse; drop the sent ones.
-    if (!blocks_.empty()) {
-      Block last = std::move(blocks_.back());
-      blocks_.clear();
-      head_ = 0;
-      if (last.cap == kBlockSize) {
-        last.start = last.end = 0;
-        blocks_.push_back(std::move(last));
-      }
-    }
-  } else if (head_ > 16 && head_ * 2 > blocks_.size()) {
+  if (head_ > 16 && head_ * 2 > blocks_.size()) {
     blocks_.erase(blocks_.begin(), blocks_.begin() + head_);
     head_ = 0;
   }
 }
 
-void OutBuffer::clear() {
-  blocks_.clear();
-  head_ = 0;
-  size_ = 0;
-}
+void OutBuffer::clear() { release_all(); }
 
 std::string OutBuffer::to_string() const {
   std::string s;

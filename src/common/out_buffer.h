@@ -1,5 +1,8 @@
 // Response bytes waiting to be written: a chain of blocks, so a large value is copied once and
 // the whole backlog goes out in one writev. Protocol code appends; the network layer drains.
+// A buffer holds standard blocks only while it has bytes to send: once drained they go back to
+// a small per-thread stack (out_buffer.cc), so an idle connection costs no block, and the next
+// reply on the thread, for any connection, reuses the block just sent from, still in cache.
 #pragma once
 
 #include <sys/uio.h>
@@ -17,6 +20,7 @@ class OutBuffer {
   static constexpr size_t kBlockSize = 16 * 1024;
 
   OutBuffer() = default;
+  ~OutBuffer();
   OutBuffer(const OutBuffer&) = delete;
   OutBuffer& operator=(const OutBuffer&) = delete;
 
@@ -53,6 +57,8 @@ class OutBuffer {
   void consume(size_t n);
   // Drops everything (connection closing).
   void clear();
+  // Standard blocks cached for reuse by the calling thread (tests).
+  static size_t cached_blocks();
   // Copies everything into one string (tests, UDP framing).
   std::string to_string() const;
 
@@ -68,11 +74,11 @@ class OutBuffer {
   }
   void append_slow(const char* p, size_t n);
   void add_block(size_t min_size);
+  void release_all();  // gives every block back (standard ones to the thread's cache)
 
   std::vector<Block> blocks_;
   size_t head_ = 0;  // first block with unsent bytes
   size_t size_ = 0;
-  Block spare_;      // one recycled standard block, to avoid malloc churn
 };
 
 }  // namespace memshield

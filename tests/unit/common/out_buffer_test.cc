@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace memshield {
 namespace {
@@ -40,6 +41,43 @@ TEST(OutBuffer, ReserveCommit) {
   memcpy(p, "hello", 5);
   b.commit(5);
   EXPECT_EQ(b.to_string(), "hello");
+}
+
+// A drained buffer holds no block: it goes back to the thread's cache, and the next buffer to
+// need one (any buffer on this thread) gets that same block.
+TEST(OutBuffer, DrainedBlocksGoBackToTheThreadAndAreReused) {
+  OutBuffer a, b;
+  a.append("VALUE k 0 1\r\nx\r\nEND\r\n");
+  const size_t cached = OutBuffer::cached_blocks();
+  iovec iov[2];
+  ASSERT_EQ(a.fill_iov(iov, 2), 1);
+  const void* block = iov[0].iov_base;
+  a.consume(a.size());
+  EXPECT_TRUE(a.empty());
+  EXPECT_EQ(a.fill_iov(iov, 2), 0);
+  EXPECT_EQ(OutBuffer::cached_blocks(), cached + 1);
+  b.append("STORED\r\n");
+  ASSERT_EQ(b.fill_iov(iov, 2), 1);
+  EXPECT_EQ(iov[0].iov_base, block);
+  EXPECT_EQ(OutBuffer::cached_blocks(), cached);
+  // Partly sent: the block stays with its bytes; a large value's own block is not cached.
+  b.append(std::string(OutBuffer::kBlockSize * 3, 'v'));
+  b.consume(3);
+  EXPECT_EQ(b.to_string(), "RED\r\n" + std::string(OutBuffer::kBlockSize * 3, 'v'));
+  b.consume(b.size());
+  EXPECT_EQ(OutBuffer::cached_blocks(), cached + 1);
+  a.append("again");
+  EXPECT_EQ(a.to_string(), "again");
+  a.clear();
+  EXPECT_EQ(OutBuffer::cached_blocks(), cached + 1);
+}
+
+// Many buffers with output pending at once each hold their own block; the cache keeps a few.
+TEST(OutBuffer, CacheStaysSmall) {
+  std::vector<OutBuffer> many(100);
+  for (OutBuffer& b : many) b.append("x");
+  for (OutBuffer& b : many) b.consume(1);
+  EXPECT_LE(OutBuffer::cached_blocks(), 16u);
 }
 
 }  // namespace
