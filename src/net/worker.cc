@@ -210,6 +210,7 @@ void Worker::sweep_timeouts() {
     RelTime last = c->last_active.load(std::memory_order_relaxed);
     if (config_.idle_timeout > 0 && now - last >= static_cast<RelTime>(config_.idle_timeout)) {
       MS_LOG(1, "<%d closing idle connection (idle_timeout %d s)", c->fd, config_.idle_timeout);
+      stats_.idle_kicks.add();
       close_connection(c);
       continue;
     }

@@ -156,6 +156,7 @@ class Server final : public net::SessionFactory, public engine::Hooks {
 
  private:
   bool open_listeners();
+  void write_port_file();
   int load_tls();
   void warn_exposure();
   void reload();
@@ -220,17 +221,21 @@ bool Server::open_listeners() {
         secure_specs.push_back(spec);
       }
     }
-    r = net::listen_tcp(secure_specs, settings_.tcp_port, settings_.backlog);
+    // memcached's port rules: 0 turns TCP (or UDP) off, -1 binds an ephemeral port.
+    const int tcp_port = std::max(settings_.tcp_port, 0);
+    if (settings_.tcp_port != 0 && !secure_specs.empty()) {
+      r = net::listen_tcp(secure_specs, tcp_port, settings_.backlog);
+    }
     if (tls_ != nullptr) {
       for (auto& ls : r.sockets) ls.secure = tls_.get();
     }
-    if (r.error.empty() && !plain_specs.empty()) {
-      net::ListenResult p = net::listen_tcp(plain_specs, settings_.tcp_port, settings_.backlog);
+    if (r.error.empty() && settings_.tcp_port != 0 && !plain_specs.empty()) {
+      net::ListenResult p = net::listen_tcp(plain_specs, tcp_port, settings_.backlog);
       for (auto& ls : p.sockets) r.sockets.push_back(ls);
       if (!p.error.empty()) r.error = p.error;
     }
     if (r.error.empty() && settings_.udp_port != 0) {
-      net::ListenResult u = net::listen_udp(specs, settings_.udp_port);
+      net::ListenResult u = net::listen_udp(specs, std::max(settings_.udp_port, 0));
       for (auto& ls : u.sockets) r.sockets.push_back(ls);
       if (!u.error.empty()) r.error = u.error;
     }
@@ -248,7 +253,36 @@ bool Server::open_listeners() {
     MS_LOG(1, "listening on %s%s", ls.address.c_str(), ls.secure != nullptr ? " (TLS)" : "");
   }
   sources_.listen_summary = summary;
+  write_port_file();
   return true;
+}
+
+// $MEMCACHED_PORT_FILENAME: memcached writes the bound ports there ("TCP INET: 11211", one line
+// per listening socket, TCP first), through a temporary file renamed into place, so a reader
+// that sees the file sees all of it. Tests and supervisors find ephemeral ports (-p -1) this way.
+void Server::write_port_file() {
+  const char* name = getenv("MEMCACHED_PORT_FILENAME");
+  if (name == nullptr || name[0] == '\0') return;
+  std::string text;
+  for (bool udp : {false, true}) {
+    for (const auto& ls : listeners_) {
+      if (ls.udp != udp || ls.address.rfind("unix:", 0) == 0) continue;
+      text += udp ? "UDP INET" : "TCP INET";
+      text += ls.ipv6 ? "6: " : ": ";
+      text += std::to_string(ls.port) + "\n";
+    }
+  }
+  std::string tmp = std::string(name) + ".lck";
+  FILE* f = fopen(tmp.c_str(), "w");
+  if (f == nullptr || fwrite(text.data(), 1, text.size(), f) != text.size()) {
+    MS_WARN("could not write the port file %s: %s", tmp.c_str(), strerror(errno));
+    if (f != nullptr) fclose(f);
+    return;
+  }
+  fclose(f);
+  if (rename(tmp.c_str(), name) != 0) {
+    MS_WARN("could not rename %s to %s: %s", tmp.c_str(), name, strerror(errno));
+  }
 }
 
 void Server::warn_exposure() {
@@ -578,8 +612,11 @@ int Server::run() {
   sources_.tls = tls_.get();
   sources_.threads = threads_;
   for (auto& t : thread_stats_) sources_.thread_stats.push_back(t.get());
-  udp_ = std::make_unique<UdpService>(ctx_, sources_.thread_stats, *shield_, clock_,
-                                      settings_.udp_port);
+  int udp_port = settings_.udp_port;  // -U -1: the ephemeral port as bound
+  for (const auto& ls : listeners_) {
+    if (ls.udp) udp_port = ls.port;
+  }
+  udp_ = std::make_unique<UdpService>(ctx_, sources_.thread_stats, *shield_, clock_, udp_port);
   for (int i = 0; i < threads_; ++i) {
     net::WorkerConfig wc;
     wc.index = i;
