@@ -79,9 +79,11 @@ void TextSession::reply(OutBuffer& out, std::string_view line) {
   MS_LOG(2, ">%d %.*s", id_, static_cast<int>(line.size()), line.data());
 }
 
-TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, size_t out_limit) {
+TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, size_t out_limit,
+                                         uint32_t max_requests) {
   Result res;
   size_t pos = 0;
+  uint32_t served = 0;
   while (pos < in.size() && !res.close) {
     switch (state_) {
       case State::kSwallow: {
@@ -129,6 +131,12 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
           res.consumed = pos;
           return res;
         }
+        if (st == protocol::text::LineStatus::kLine && max_requests != 0 &&
+            served >= max_requests) {
+          res.consumed = pos;
+          res.yield = true;
+          return res;
+        }
         if (st == protocol::text::LineStatus::kTooLong) {
           // memcached drops such a connection without a word; so do we.
           MS_LOG(1, "<%d closing: request line over %zu bytes without a newline", id_,
@@ -153,6 +161,7 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
         pos += line.consumed;
         execute(req, out, &res.close);
         res.progress = true;
+        ++served;
         break;
       }
     }

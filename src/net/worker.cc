@@ -69,6 +69,7 @@ struct Worker::Connection {
   OutBuffer out;
   uint32_t events = 0;
   bool closing = false;
+  bool queued = false;  // in turns_: buffered requests wait for another turn (-R)
   std::atomic<RelTime> last_active{0};
   RelTime request_started = 0;  // when the request now arriving began; 0 = between requests
   // TLS (null: plaintext; every TLS step is behind one test of this pointer).
@@ -148,7 +149,8 @@ void Worker::run() {
   int served_awake = 0;  // ready connections served since the thread last slept in epoll_wait
   while (!stopping_.load(std::memory_order_relaxed)) {
     const uint64_t before = steady_ns();
-    int n = epoll_wait(epfd_, events, kMaxEvents, timeouts ? 1000 : -1);
+    // Connections waiting for another turn (-R) must not wait for new events.
+    int n = epoll_wait(epfd_, events, kMaxEvents, !turns_.empty() ? 0 : timeouts ? 1000 : -1);
     // A wait that returned at once takes a microsecond or so; one that slept, far longer.
     if (steady_ns() - before > kSleptNs) served_awake = 0;
     if (n < 0) {
@@ -186,6 +188,7 @@ void Worker::run() {
         }
       }
     }
+    if (!turns_.empty()) run_queued_turns();
     if (timeouts) sweep_timeouts();
     if (config_.yield_every > 0 && served_awake >= config_.yield_every) {
       sched_yield();
@@ -447,17 +450,50 @@ void Worker::drive(Connection* c, const char* data, size_t len, bool from_scratc
       c->request_started = clock_.now();
     }
     if (!flush(c)) return;
+    if (r.yield) {
+      // -R: this connection has had its turn; the others ready now go first (memcached's
+      // conn_yields).
+      if (!c->closing && c->in_len > 0) {
+        stats_.conn_yields.add();
+        queue_turn(c);
+        update_interest(c);  // no reading while requests already in wait for their turn
+      }
+      return;
+    }
     // Requests held back for back-pressure, and the output has drained below the mark already
     // (a large socket buffer): carry on now, since no event may come to resume them.
     if (c->closing || r.consumed == 0 || c->in_len == 0 ||
         c->out.size() > config_.out_high_water) {
       return;
     }
-    stats_.conn_yields.add();
     data = c->in.data();
     len = c->in_len;
     from_scratch = false;
   }
+}
+
+void Worker::queue_turn(Connection* c) {
+  if (c->queued) return;
+  c->queued = true;
+  turns_.push_back(c);
+}
+
+// One more turn for each connection queued before this call; a turn may queue its connection
+// again (behind the others) or close it (its entry is then null).
+void Worker::run_queued_turns() {
+  const size_t n = turns_.size();
+  for (size_t i = 0; i < n; ++i) {
+    Connection* c = turns_[i];
+    if (c == nullptr) continue;
+    turns_[i] = nullptr;
+    c->queued = false;
+    if (c->closing || c->in_len == 0 || c->out.size() > config_.out_high_water) {
+      update_interest(c);
+      continue;
+    }
+    drive(c, c->in.data(), c->in_len, false);
+  }
+  turns_.erase(turns_.begin(), turns_.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
 bool Worker::flush(Connection* c) {
@@ -521,7 +557,7 @@ void Worker::on_writable(Connection* c) {
 
 void Worker::update_interest(Connection* c) {
   uint32_t want = 0;
-  if (!c->closing && c->out.size() <= config_.out_high_water) want |= EPOLLIN;
+  if (!c->closing && !c->queued && c->out.size() <= config_.out_high_water) want |= EPOLLIN;
   if (!c->out.empty()) want |= EPOLLOUT;
   if (c->closing) want |= EPOLLIN;  // notice the peer going away
   if (c->tls != nullptr) {
@@ -537,6 +573,7 @@ void Worker::update_interest(Connection* c) {
 }
 
 void Worker::close_connection(Connection* c) {
+  if (c->queued) std::replace(turns_.begin(), turns_.end(), c, static_cast<Connection*>(nullptr));
   epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
   registry_.remove(c->fd);
   connections_[c->fd] = nullptr;

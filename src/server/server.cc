@@ -49,9 +49,9 @@ constexpr size_t kOutHighWater = 4u << 20;
 class ClientConnection final : public net::Session {
  public:
   ClientConnection(engine::Context& ctx, engine::ThreadStats& stats, const net::PeerInfo& peer,
-                   TcpPeers* peers, BindingProtocol protocol)
+                   TcpPeers* peers, BindingProtocol protocol, uint32_t reqs_per_event)
       : addr_(peer.addr), text_(ctx, stats, peer.fd, &addr_), binary_(ctx, stats, peer.fd),
-        peers_(peers) {
+        peers_(peers), reqs_per_event_(reqs_per_event) {
     if (protocol == BindingProtocol::kAscii) mode_ = Mode::kText;
     if (protocol == BindingProtocol::kBinary || ctx.options.require_auth) mode_ = Mode::kBinary;
     if (peers_ != nullptr &&
@@ -70,8 +70,8 @@ class ClientConnection final : public net::Session {
     }
     engine::TextSession::Result r = mode_ == Mode::kBinary
                                         ? binary_.process(in, out, kOutHighWater)
-                                        : text_.process(in, out, kOutHighWater);
-    return {r.consumed, r.close, r.abort, r.progress};
+                                        : text_.process(in, out, kOutHighWater, reqs_per_event_);
+    return {r.consumed, r.close, r.abort, r.progress, r.yield};
   }
   bool at_request_boundary() const override {
     return mode_ == Mode::kBinary ? binary_.at_request_boundary() : text_.at_request_boundary();
@@ -84,6 +84,7 @@ class ClientConnection final : public net::Session {
   engine::TextSession text_;
   engine::BinarySession binary_;
   TcpPeers* peers_;
+  const uint32_t reqs_per_event_;  // -R: text requests per turn before others get theirs
   security::IpAddress ip_;
 };
 
@@ -127,7 +128,8 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   std::unique_ptr<net::Session> create(const net::PeerInfo& peer) override {
     return per_source_.track(std::make_unique<ClientConnection>(
         ctx_, *thread_stats_[peer.worker], peer,
-        shield_->validate_tcp ? &shield_->tcp_peers : nullptr, binding_protocol()),
+        shield_->validate_tcp ? &shield_->tcp_peers : nullptr, binding_protocol(),
+        static_cast<uint32_t>(settings_.reqs_per_event)),
                              peer.addr);
   }
   std::string_view reject_message() const override {
