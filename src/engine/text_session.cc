@@ -252,6 +252,7 @@ void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
       begin_store(req, out);
       break;
     case Cmd::kDelete:
+      if (detail_.on()) detail_.record_delete(req.key);  // hit or miss, as memcached
       if (store.remove(req.key)) {
         stats_.delete_hits.add();
         reply(out, "DELETED");
@@ -372,6 +373,7 @@ void TextSession::do_get(const Request& req, OutBuffer& out) {
   protocol::text::for_each_key(req.keys, [&](std::string_view key) {
     store::Lookup r = touch ? ctx_.store->get_and_touch(key, exptime, visit)
                             : ctx_.store->get(key, visit);
+    if (detail_.on()) detail_.record_get(key, r == store::Lookup::kHit);
     if (touch) {
       stats_.cmd_touch.add();
       (r == store::Lookup::kHit ? stats_.touch_hits : stats_.touch_misses).add();
@@ -388,6 +390,7 @@ void TextSession::do_get(const Request& req, OutBuffer& out) {
 
 void TextSession::begin_store(const Request& req, OutBuffer& out) {
   store::Store& store = *ctx_.store;
+  if (detail_.on()) detail_.record_set(req.key);  // before any check, as memcached counts it
   const size_t data_bytes = static_cast<size_t>(req.vlen) + 2;
   store::AllocStatus st = store::AllocStatus::kTooLarge;
   if (store.size_ok(req.key.size(), req.flags, req.vlen)) {

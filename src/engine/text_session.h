@@ -63,6 +63,7 @@ class TextSession {
 
   Context& ctx_;
   ThreadStats& stats_;
+  PrefixStats& detail_ = ctx_.detail != nullptr ? *ctx_.detail : PrefixStats::disabled();
   const int id_;
   const sockaddr_storage* peer_;
   State state_ = State::kLine;

@@ -188,6 +188,7 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   std::unique_ptr<TlsService> tls_;  // -Z
   Clock clock_;
   std::unique_ptr<store::Store> store_;
+  engine::PrefixStats prefix_stats_{settings_.prefix_delimiter, settings_.detail_enabled};
   engine::Context ctx_;
   net::ConnectionLimit limit_;
   net::ConnRegistry registry_;
@@ -598,6 +599,7 @@ int Server::run() {
   ctx_.store = store_.get();
   ctx_.clock = &clock_;
   ctx_.hooks = this;
+  ctx_.detail = &prefix_stats_;
   ctx_.options.flush_enabled = settings_.flush_enabled;
   ctx_.options.shutdown_command = settings_.shutdown_command;
   ctx_.options.require_auth = settings_.sasl;
@@ -612,6 +614,7 @@ int Server::run() {
   sources_.limit = &limit_;
   sources_.registry = &registry_;
   sources_.tls = tls_.get();
+  sources_.detail = &prefix_stats_;
   sources_.threads = threads_;
   for (auto& t : thread_stats_) sources_.thread_stats.push_back(t.get());
   int udp_port = settings_.udp_port;  // -U -1: the ephemeral port as bound

@@ -189,7 +189,7 @@ void settings_report(const StatsSources& src, StatWriter& w) {
   w.u64("num_threads", static_cast<uint64_t>(src.threads));
   w.u64("num_threads_per_udp", static_cast<uint64_t>(src.threads));
   w.str("stat_key_prefix", std::string(1, st.prefix_delimiter));
-  w.str("detail_enabled", yes_no[st.detail_enabled]);
+  w.str("detail_enabled", yes_no[src.detail != nullptr ? src.detail->on() : st.detail_enabled]);
   w.u64("reqs_per_event", static_cast<uint64_t>(st.reqs_per_event));
   w.str("cas_enabled", yes_no[st.use_cas]);
   w.u64("tcp_backlog", static_cast<uint64_t>(st.backlog));
@@ -378,6 +378,7 @@ void reset_stats(const StatsSources& src) {
   for (engine::ThreadStats* t : src.thread_stats) t->reset();
   for (net::WorkerStats* n : src.worker_stats) n->reset();
   src.store->reset_stats();
+  if (src.detail != nullptr) src.detail->reset();
 }
 
 std::vector<std::pair<std::string, std::string>> general_stats(const StatsSources& src) {
@@ -413,9 +414,13 @@ void write_stats(const StatsSources& src, std::string_view args, OutBuffer& out)
     out.append("RESET\r\n", 7);
     return;
   } else if (sub == "detail") {
+    // memcached's per-prefix stats; the binary protocol's STAT "detail ..." comes here too.
     std::string_view mode = rest.substr(0, rest.find(' '));
-    if (mode == "on" || mode == "off") {
+    if ((mode == "on" || mode == "off") && src.detail != nullptr) {
+      src.detail->set_on(mode == "on");
       out.append("OK\r\n", 4);
+    } else if (mode == "dump" && src.detail != nullptr) {
+      src.detail->dump(out);
     } else if (mode == "dump") {
       out.append("END\r\n", 5);
     } else {
