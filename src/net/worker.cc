@@ -71,6 +71,7 @@ struct Worker::Connection {
   bool closing = false;
   bool queued = false;  // in turns_: buffered requests wait for another turn (-R)
   std::atomic<RelTime> last_active{0};
+  std::atomic<ConnState> state{ConnState::kRead};  // for `stats conns`
   RelTime request_started = 0;  // when the request now arriving began; 0 = between requests
   // TLS (null: plaintext; every TLS step is behind one test of this pointer).
   std::unique_ptr<SecureChannel> tls;
@@ -332,7 +333,7 @@ void Worker::adopt(const Accepted& a) {
   ev.data.ptr = &c->handle;
   epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
   stats_.total_connections.add();
-  registry_.add(fd, ConnInfo{peer.address, listen_address, false, &c->last_active});
+  registry_.add(fd, ConnInfo{peer.address, listen_address, false, &c->last_active, &c->state});
   MS_LOG(2, "<%d new client connection from %s", fd, peer.address.c_str());
 }
 
@@ -429,7 +430,13 @@ void Worker::on_readable(Connection* c) {
 
 void Worker::drive(Connection* c, const char* data, size_t len, bool from_scratch) {
   for (;;) {
+    c->state.store(ConnState::kParseCmd, std::memory_order_relaxed);
     Session::Result r = c->session->on_input(std::string_view(data, len), c->out);
+    c->state.store(r.close                                  ? ConnState::kClosing
+                   : !c->session->at_request_boundary()     ? ConnState::kNread
+                   : c->out.size() > config_.out_high_water ? ConnState::kWrite
+                                                            : ConnState::kRead,
+                   std::memory_order_relaxed);
     size_t rest = len - r.consumed;
     if (from_scratch) {
       if (rest > 0) {

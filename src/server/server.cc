@@ -637,7 +637,10 @@ int Server::run() {
     worker_group_.workers.push_back(workers_.back().get());
   }
   for (const auto& ls : listeners_) {
-    registry_.add(ls.fd, net::ConnInfo{ls.address, ls.address, true, nullptr});
+    net::ConnInfo info{ls.address, ls.address, true};
+    info.kind = ls.udp ? net::ConnInfo::Kind::kUdp : net::ConnInfo::Kind::kListener;
+    info.since = clock_.now();
+    registry_.add(ls.fd, std::move(info));
   }
 
   std::thread tick([this] { ticker(); });

@@ -307,14 +307,26 @@ void slabs_report(const StatsSources& src, StatWriter& w) {
   w.u64("total_malloced", s.bytes + s.hash_bytes);
 }
 
+// memcached's `stats conns`: per descriptor, listeners first by number. A listener has addr,
+// state and secs_since_last_cmd (since it opened); a UDP socket also its "UDP UDP" line; a client
+// addr, listen_addr, its state (conn_read between requests, conn_nread mid-value, conn_parse_cmd
+// while its worker runs its requests, as for the connection asking) and secs_since_last_cmd.
 void conns_report(const StatsSources& src, StatWriter& w) {
   const RelTime now = src.clock->now();
   src.registry->for_each([&](int fd, const net::ConnInfo& c) {
     std::string p = std::to_string(fd) + ":";
+    RelTime last = c.last_active ? c.last_active->load(std::memory_order_relaxed) : c.since;
+    if (c.kind == net::ConnInfo::Kind::kUdp) w.str(p + "UDP", "UDP");
     w.str(p + "addr", c.address);
-    w.str(p + "listen_addr", c.listen_address);
-    w.str(p + "state", c.listening ? "conn_listening" : "conn_parse_cmd");
-    RelTime last = c.last_active ? c.last_active->load(std::memory_order_relaxed) : now;
+    const char* state = "conn_listening";
+    if (c.kind == net::ConnInfo::Kind::kUdp) {
+      state = "conn_read";
+    } else if (c.kind == net::ConnInfo::Kind::kClient) {
+      w.str(p + "listen_addr", c.listen_address);
+      state = c.state ? net::conn_state_name(c.state->load(std::memory_order_relaxed))
+                      : "conn_read";
+    }
+    w.str(p + "state", state);
     w.u64(p + "secs_since_last_cmd", now >= last ? now - last : 0);
   });
 }
