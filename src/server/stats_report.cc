@@ -143,6 +143,9 @@ void general(const StatsSources& src, StatWriter& w) {
     w.u64(name, 0);
   }
   if (src.tls != nullptr) {  // memcached prints these only with -Z
+    // memcached counts sessions put in its TLS session cache (-o ssl_session_cache); memshield
+    // keeps no session cache, so none are ever stored.
+    if (src.settings->ssl_session_cache) w.u64("ssl_new_sessions", 0);
     w.u64("ssl_handshake_errors", net.ssl_handshake_errors);
     w.u64("time_since_server_cert_refresh", src.tls->seconds_since_refresh());
   }
