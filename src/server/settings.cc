@@ -907,8 +907,11 @@ const char* version_string() { return kCompatVersion; }
 std::string usage_text() {
   std::string t =
       std::string("memshield ") + kOwnVersion + " (memcached " + kCompatVersion + " compatible)\n";
-  t += R"(-p, --port=<num>          TCP port to listen on (default: 11211)
--U, --udp-port=<num>      UDP port to listen on (default: 0, off)
+  t += R"(-p, --port=<num>          TCP port to listen on (default: 11211); 0 turns TCP off, -1
+                          picks a free port ($MEMCACHED_PORT_FILENAME names a file that
+                          gets the ports bound)
+-U, --udp-port=<num>      UDP port to listen on (default: 0, off); -1 picks a free port;
+                          without -p, TCP listens on the same port
 -s, --unix-socket=<file>  UNIX socket to listen on (turns TCP and UDP off)
 -a, --unix-mask=<mask>    permissions of the UNIX socket, in octal (default: 700)
 -A, --enable-shutdown     allow the ascii "shutdown" command
