@@ -29,6 +29,7 @@ constexpr int kUdpBatch = 16;
 constexpr size_t kUdpMaxDatagram = 65536;
 constexpr int kTlsReadRounds = 4;  // buffer fills per readiness event while TLS holds more
 constexpr unsigned char kTlsHandshakeRecord = 0x16;  // first byte of every TLS ClientHello
+constexpr size_t kYieldFlushBytes = 64 * 1024;  // -R: answers sent at a yield past this
 constexpr uint64_t kSleptNs = 20000;  // an epoll_wait this long (20 us) slept: see yield_every
 
 uint64_t steady_ns() {
@@ -396,6 +397,9 @@ void Worker::on_readable(Connection* c) {
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) close_connection(c);
     return;
   }
+  // Requests already buffered wait for their turn (-R): read no more until they are served, so
+  // the buffer stays small (the socket stays readable; epoll reports it again).
+  if (c->queued && c->in_len >= kScratchSize) return;
   ssize_t n;
   if (c->in_len == 0) {
     n = recv(c->fd, scratch_.get(), kScratchSize, 0);
@@ -456,17 +460,16 @@ void Worker::drive(Connection* c, const char* data, size_t len, bool from_scratc
     } else if (r.progress || c->request_started == 0) {
       c->request_started = clock_.now();
     }
-    if (!flush(c)) return;
-    if (r.yield) {
+    if (r.yield && !c->closing && c->in_len > 0) {
       // -R: this connection has had its turn; the others ready now go first (memcached's
-      // conn_yields).
-      if (!c->closing && c->in_len > 0) {
-        stats_.conn_yields.add();
-        queue_turn(c);
-        update_interest(c);  // no reading while requests already in wait for their turn
-      }
+      // conn_yields). Its answers wait for the send after its next turn unless they pile up:
+      // one send per buffer of requests rather than one per N of them.
+      stats_.conn_yields.add();
+      queue_turn(c);
+      if (c->out.size() >= kYieldFlushBytes) flush(c);
       return;
     }
+    if (!flush(c)) return;
     // Requests held back for back-pressure, and the output has drained below the mark already
     // (a large socket buffer): carry on now, since no event may come to resume them.
     if (c->closing || r.consumed == 0 || c->in_len == 0 ||
@@ -494,11 +497,15 @@ void Worker::run_queued_turns() {
     if (c == nullptr) continue;
     turns_[i] = nullptr;
     c->queued = false;
-    if (c->closing || c->in_len == 0 || c->out.size() > config_.out_high_water) {
-      update_interest(c);
+    const int fd = c->fd;
+    if (!c->closing && c->in_len > 0 && c->out.size() <= config_.out_high_water) {
+      drive(c, c->in.data(), c->in_len, false);
+    } else if (!flush(c)) {
       continue;
     }
-    drive(c, c->in.data(), c->in_len, false);
+    if (connections_[fd] != c) continue;  // closed
+    // Decrypted input TLS kept while this connection waited: epoll will not report it.
+    if (c->tls != nullptr && !c->queued && !c->closing && c->tls->pending()) tls_readable(c);
   }
   turns_.erase(turns_.begin(), turns_.begin() + static_cast<std::ptrdiff_t>(n));
 }
@@ -564,7 +571,7 @@ void Worker::on_writable(Connection* c) {
 
 void Worker::update_interest(Connection* c) {
   uint32_t want = 0;
-  if (!c->closing && !c->queued && c->out.size() <= config_.out_high_water) want |= EPOLLIN;
+  if (!c->closing && c->out.size() <= config_.out_high_water) want |= EPOLLIN;
   if (!c->out.empty()) want |= EPOLLOUT;
   if (c->closing) want |= EPOLLIN;  // notice the peer going away
   if (c->tls != nullptr) {
@@ -672,6 +679,7 @@ void Worker::tls_readable(Connection* c) {
   }
   for (int round = 0; round < kTlsReadRounds; ++round) {
     if (c->out.size() > config_.out_high_water) return;  // back-pressure: resumed on writable
+    if (c->queued && c->in_len >= kScratchSize) return;  // -R: resumed after its turn
     char* buf;
     size_t cap;
     if (c->in_len == 0) {
