@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "common/out_buffer.h"
 #include "engine/ascii_auth.h"
+#include "engine/prefix_stats.h"
 #include "store/store.h"
 
 namespace memshield::engine {
@@ -46,6 +47,8 @@ struct Context {
   Hooks* hooks = nullptr;
   // -Y: set, every text connection must authenticate before any other command.
   const Authenticator* ascii_auth = nullptr;
+  // `stats detail`: per-prefix counters (null: never collected).
+  PrefixStats* detail = nullptr;
   Options options;
 };
 

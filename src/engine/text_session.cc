@@ -79,9 +79,11 @@ void TextSession::reply(OutBuffer& out, std::string_view line) {
   MS_LOG(2, ">%d %.*s", id_, static_cast<int>(line.size()), line.data());
 }
 
-TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, size_t out_limit) {
+TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, size_t out_limit,
+                                         uint32_t max_requests) {
   Result res;
   size_t pos = 0;
+  uint32_t served = 0;
   while (pos < in.size() && !res.close) {
     switch (state_) {
       case State::kSwallow: {
@@ -129,6 +131,12 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
           res.consumed = pos;
           return res;
         }
+        if (st == protocol::text::LineStatus::kLine && max_requests != 0 &&
+            served >= max_requests) {
+          res.consumed = pos;
+          res.yield = true;
+          return res;
+        }
         if (st == protocol::text::LineStatus::kTooLong) {
           // memcached drops such a connection without a word; so do we.
           MS_LOG(1, "<%d closing: request line over %zu bytes without a newline", id_,
@@ -153,6 +161,7 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
         pos += line.consumed;
         execute(req, out, &res.close);
         res.progress = true;
+        ++served;
         break;
       }
     }
@@ -243,6 +252,7 @@ void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
       begin_store(req, out);
       break;
     case Cmd::kDelete:
+      if (detail_.on()) detail_.record_delete(req.key);  // hit or miss, as memcached
       if (store.remove(req.key)) {
         stats_.delete_hits.add();
         reply(out, "DELETED");
@@ -363,6 +373,7 @@ void TextSession::do_get(const Request& req, OutBuffer& out) {
   protocol::text::for_each_key(req.keys, [&](std::string_view key) {
     store::Lookup r = touch ? ctx_.store->get_and_touch(key, exptime, visit)
                             : ctx_.store->get(key, visit);
+    if (detail_.on()) detail_.record_get(key, r == store::Lookup::kHit);
     if (touch) {
       stats_.cmd_touch.add();
       (r == store::Lookup::kHit ? stats_.touch_hits : stats_.touch_misses).add();
@@ -379,6 +390,7 @@ void TextSession::do_get(const Request& req, OutBuffer& out) {
 
 void TextSession::begin_store(const Request& req, OutBuffer& out) {
   store::Store& store = *ctx_.store;
+  if (detail_.on()) detail_.record_set(req.key);  // before any check, as memcached counts it
   const size_t data_bytes = static_cast<size_t>(req.vlen) + 2;
   store::AllocStatus st = store::AllocStatus::kTooLarge;
   if (store.size_ok(req.key.size(), req.flags, req.vlen)) {

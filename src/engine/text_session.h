@@ -23,6 +23,7 @@ class TextSession {
     bool close = false;  // close once `out` is written (quit, shutdown)
     bool abort = false;  // close at once, unsent answers dropped (garbage), as memcached does
     bool progress = false;  // at least one request was completed
+    bool yield = false;     // stopped after max_requests with more requests waiting (-R)
   };
 
   // `peer`: the client's address if it has one (for address-bound answers such as cookies).
@@ -30,8 +31,11 @@ class TextSession {
       : ctx_(ctx), stats_(stats), id_(id), peer_(peer) {}
 
   // Processes as many whole requests from `in` as there are, stopping early once `out` holds
-  // more than `out_limit` bytes (back-pressure); the caller keeps the unconsumed rest.
-  Result process(std::string_view in, OutBuffer& out, size_t out_limit = 4u << 20);
+  // more than `out_limit` bytes (back-pressure), or once `max_requests` (memcached's -R; 0: no
+  // limit) have run and another complete line waits (res.yield: the caller gives other
+  // connections a turn first); the caller keeps the unconsumed rest.
+  Result process(std::string_view in, OutBuffer& out, size_t out_limit = 4u << 20,
+                 uint32_t max_requests = 0);
   // False while a value (or a refused value being swallowed) is still arriving.
   bool at_request_boundary() const { return state_ == State::kLine; }
 
@@ -59,6 +63,7 @@ class TextSession {
 
   Context& ctx_;
   ThreadStats& stats_;
+  PrefixStats& detail_ = ctx_.detail != nullptr ? *ctx_.detail : PrefixStats::disabled();
   const int id_;
   const sockaddr_storage* peer_;
   State state_ = State::kLine;

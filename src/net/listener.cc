@@ -138,7 +138,11 @@ ListenResult listen_inet(const std::vector<std::string>& specs, int default_port
       getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
       std::string name = format_address(reinterpret_cast<sockaddr*>(&bound));
       if (udp) name = "udp" + name.substr(3);  // "tcp:1.2.3.4:5" -> "udp:1.2.3.4:5"
-      res.sockets.push_back({fd, name, is_loopback(p->ai_addr), udp});
+      ListenSocket ls{fd, name, is_loopback(p->ai_addr), udp};
+      ls.ipv6 = bound.ss_family == AF_INET6;
+      ls.port = ls.ipv6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                        : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+      res.sockets.push_back(std::move(ls));
     }
     freeaddrinfo(ai);
   }

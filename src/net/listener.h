@@ -14,7 +14,9 @@ struct ListenSocket {
   std::string address;   // "tcp:127.0.0.1:11211", "unix:/tmp/m.sock"
   bool loopback = true;  // false if reachable from other hosts
   bool udp = false;
-  SecureChannelFactory* secure = nullptr;  // set: connections accepted here speak TLS
+  SecureChannelFactory* secure = nullptr;
+  int port = 0;          // as bound (an ephemeral port's real number); 0 for unix sockets
+  bool ipv6 = false;  // set: connections accepted here speak TLS
 };
 
 struct ListenResult {

@@ -29,6 +29,7 @@ constexpr int kUdpBatch = 16;
 constexpr size_t kUdpMaxDatagram = 65536;
 constexpr int kTlsReadRounds = 4;  // buffer fills per readiness event while TLS holds more
 constexpr unsigned char kTlsHandshakeRecord = 0x16;  // first byte of every TLS ClientHello
+constexpr size_t kYieldFlushBytes = 64 * 1024;  // -R: answers sent at a yield past this
 constexpr uint64_t kSleptNs = 20000;  // an epoll_wait this long (20 us) slept: see yield_every
 
 uint64_t steady_ns() {
@@ -69,7 +70,9 @@ struct Worker::Connection {
   OutBuffer out;
   uint32_t events = 0;
   bool closing = false;
+  bool queued = false;  // in turns_: buffered requests wait for another turn (-R)
   std::atomic<RelTime> last_active{0};
+  std::atomic<ConnState> state{ConnState::kRead};  // for `stats conns`
   RelTime request_started = 0;  // when the request now arriving began; 0 = between requests
   // TLS (null: plaintext; every TLS step is behind one test of this pointer).
   std::unique_ptr<SecureChannel> tls;
@@ -148,7 +151,8 @@ void Worker::run() {
   int served_awake = 0;  // ready connections served since the thread last slept in epoll_wait
   while (!stopping_.load(std::memory_order_relaxed)) {
     const uint64_t before = steady_ns();
-    int n = epoll_wait(epfd_, events, kMaxEvents, timeouts ? 1000 : -1);
+    // Connections waiting for another turn (-R) must not wait for new events.
+    int n = epoll_wait(epfd_, events, kMaxEvents, !turns_.empty() ? 0 : timeouts ? 1000 : -1);
     // A wait that returned at once takes a microsecond or so; one that slept, far longer.
     if (steady_ns() - before > kSleptNs) served_awake = 0;
     if (n < 0) {
@@ -186,6 +190,7 @@ void Worker::run() {
         }
       }
     }
+    if (!turns_.empty()) run_queued_turns();
     if (timeouts) sweep_timeouts();
     if (config_.yield_every > 0 && served_awake >= config_.yield_every) {
       sched_yield();
@@ -210,6 +215,7 @@ void Worker::sweep_timeouts() {
     RelTime last = c->last_active.load(std::memory_order_relaxed);
     if (config_.idle_timeout > 0 && now - last >= static_cast<RelTime>(config_.idle_timeout)) {
       MS_LOG(1, "<%d closing idle connection (idle_timeout %d s)", c->fd, config_.idle_timeout);
+      stats_.idle_kicks.add();
       close_connection(c);
       continue;
     }
@@ -328,7 +334,7 @@ void Worker::adopt(const Accepted& a) {
   ev.data.ptr = &c->handle;
   epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
   stats_.total_connections.add();
-  registry_.add(fd, ConnInfo{peer.address, listen_address, false, &c->last_active});
+  registry_.add(fd, ConnInfo{peer.address, listen_address, false, &c->last_active, &c->state});
   MS_LOG(2, "<%d new client connection from %s", fd, peer.address.c_str());
 }
 
@@ -391,6 +397,9 @@ void Worker::on_readable(Connection* c) {
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) close_connection(c);
     return;
   }
+  // Requests already buffered wait for their turn (-R): read no more until they are served, so
+  // the buffer stays small (the socket stays readable; epoll reports it again).
+  if (c->queued && c->in_len >= kScratchSize) return;
   ssize_t n;
   if (c->in_len == 0) {
     n = recv(c->fd, scratch_.get(), kScratchSize, 0);
@@ -425,7 +434,13 @@ void Worker::on_readable(Connection* c) {
 
 void Worker::drive(Connection* c, const char* data, size_t len, bool from_scratch) {
   for (;;) {
+    c->state.store(ConnState::kParseCmd, std::memory_order_relaxed);
     Session::Result r = c->session->on_input(std::string_view(data, len), c->out);
+    c->state.store(r.close                                  ? ConnState::kClosing
+                   : !c->session->at_request_boundary()     ? ConnState::kNread
+                   : c->out.size() > config_.out_high_water ? ConnState::kWrite
+                                                            : ConnState::kRead,
+                   std::memory_order_relaxed);
     size_t rest = len - r.consumed;
     if (from_scratch) {
       if (rest > 0) {
@@ -445,6 +460,15 @@ void Worker::drive(Connection* c, const char* data, size_t len, bool from_scratc
     } else if (r.progress || c->request_started == 0) {
       c->request_started = clock_.now();
     }
+    if (r.yield && !c->closing && c->in_len > 0) {
+      // -R: this connection has had its turn; the others ready now go first (memcached's
+      // conn_yields). Its answers wait for the send after its next turn unless they pile up:
+      // one send per buffer of requests rather than one per N of them.
+      stats_.conn_yields.add();
+      queue_turn(c);
+      if (c->out.size() >= kYieldFlushBytes) flush(c);
+      return;
+    }
     if (!flush(c)) return;
     // Requests held back for back-pressure, and the output has drained below the mark already
     // (a large socket buffer): carry on now, since no event may come to resume them.
@@ -452,11 +476,38 @@ void Worker::drive(Connection* c, const char* data, size_t len, bool from_scratc
         c->out.size() > config_.out_high_water) {
       return;
     }
-    stats_.conn_yields.add();
     data = c->in.data();
     len = c->in_len;
     from_scratch = false;
   }
+}
+
+void Worker::queue_turn(Connection* c) {
+  if (c->queued) return;
+  c->queued = true;
+  turns_.push_back(c);
+}
+
+// One more turn for each connection queued before this call; a turn may queue its connection
+// again (behind the others) or close it (its entry is then null).
+void Worker::run_queued_turns() {
+  const size_t n = turns_.size();
+  for (size_t i = 0; i < n; ++i) {
+    Connection* c = turns_[i];
+    if (c == nullptr) continue;
+    turns_[i] = nullptr;
+    c->queued = false;
+    const int fd = c->fd;
+    if (!c->closing && c->in_len > 0 && c->out.size() <= config_.out_high_water) {
+      drive(c, c->in.data(), c->in_len, false);
+    } else if (!flush(c)) {
+      continue;
+    }
+    if (connections_[fd] != c) continue;  // closed
+    // Decrypted input TLS kept while this connection waited: epoll will not report it.
+    if (c->tls != nullptr && !c->queued && !c->closing && c->tls->pending()) tls_readable(c);
+  }
+  turns_.erase(turns_.begin(), turns_.begin() + static_cast<std::ptrdiff_t>(n));
 }
 
 bool Worker::flush(Connection* c) {
@@ -536,6 +587,7 @@ void Worker::update_interest(Connection* c) {
 }
 
 void Worker::close_connection(Connection* c) {
+  if (c->queued) std::replace(turns_.begin(), turns_.end(), c, static_cast<Connection*>(nullptr));
   epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
   registry_.remove(c->fd);
   connections_[c->fd] = nullptr;
@@ -627,6 +679,7 @@ void Worker::tls_readable(Connection* c) {
   }
   for (int round = 0; round < kTlsReadRounds; ++round) {
     if (c->out.size() > config_.out_high_water) return;  // back-pressure: resumed on writable
+    if (c->queued && c->in_len >= kScratchSize) return;  // -R: resumed after its turn
     char* buf;
     size_t cap;
     if (c->in_len == 0) {

@@ -92,6 +92,10 @@ class Worker {
   void on_readable(Connection* c);
   void on_writable(Connection* c);
   void drive(Connection* c, const char* data, size_t len, bool from_scratch);
+  // -R: a connection whose session stopped at its request limit waits here for another turn,
+  // taken after the connections that were ready in the same epoll batch.
+  void queue_turn(Connection* c);
+  void run_queued_turns();
   bool flush(Connection* c);  // false if the connection was closed
   void update_interest(Connection* c);
   void close_connection(Connection* c);
@@ -117,6 +121,7 @@ class Worker {
   std::thread thread_;
   std::vector<std::unique_ptr<Handle>> listen_handles_;
   std::vector<Connection*> connections_;  // indexed by fd
+  std::vector<Connection*> turns_;  // queue_turn(); a closed connection's entry becomes null
   RelTime last_sweep_ = 0;
   std::unique_ptr<char[]> scratch_;        // shared read buffer: idle connections hold none
   std::unique_ptr<char[]> udp_buffers_;    // one batch of datagrams for recvmmsg

@@ -49,9 +49,9 @@ constexpr size_t kOutHighWater = 4u << 20;
 class ClientConnection final : public net::Session {
  public:
   ClientConnection(engine::Context& ctx, engine::ThreadStats& stats, const net::PeerInfo& peer,
-                   TcpPeers* peers, BindingProtocol protocol)
+                   TcpPeers* peers, BindingProtocol protocol, uint32_t reqs_per_event)
       : addr_(peer.addr), text_(ctx, stats, peer.fd, &addr_), binary_(ctx, stats, peer.fd),
-        peers_(peers) {
+        peers_(peers), reqs_per_event_(reqs_per_event) {
     if (protocol == BindingProtocol::kAscii) mode_ = Mode::kText;
     if (protocol == BindingProtocol::kBinary || ctx.options.require_auth) mode_ = Mode::kBinary;
     if (peers_ != nullptr &&
@@ -70,8 +70,8 @@ class ClientConnection final : public net::Session {
     }
     engine::TextSession::Result r = mode_ == Mode::kBinary
                                         ? binary_.process(in, out, kOutHighWater)
-                                        : text_.process(in, out, kOutHighWater);
-    return {r.consumed, r.close, r.abort, r.progress};
+                                        : text_.process(in, out, kOutHighWater, reqs_per_event_);
+    return {r.consumed, r.close, r.abort, r.progress, r.yield};
   }
   bool at_request_boundary() const override {
     return mode_ == Mode::kBinary ? binary_.at_request_boundary() : text_.at_request_boundary();
@@ -84,6 +84,7 @@ class ClientConnection final : public net::Session {
   engine::TextSession text_;
   engine::BinarySession binary_;
   TcpPeers* peers_;
+  const uint32_t reqs_per_event_;  // -R: text requests per turn before others get theirs
   security::IpAddress ip_;
 };
 
@@ -127,7 +128,8 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   std::unique_ptr<net::Session> create(const net::PeerInfo& peer) override {
     return per_source_.track(std::make_unique<ClientConnection>(
         ctx_, *thread_stats_[peer.worker], peer,
-        shield_->validate_tcp ? &shield_->tcp_peers : nullptr, binding_protocol()),
+        shield_->validate_tcp ? &shield_->tcp_peers : nullptr, binding_protocol(),
+        static_cast<uint32_t>(settings_.reqs_per_event)),
                              peer.addr);
   }
   std::string_view reject_message() const override {
@@ -156,6 +158,7 @@ class Server final : public net::SessionFactory, public engine::Hooks {
 
  private:
   bool open_listeners();
+  void write_port_file();
   int load_tls();
   void warn_exposure();
   void reload();
@@ -185,6 +188,7 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   std::unique_ptr<TlsService> tls_;  // -Z
   Clock clock_;
   std::unique_ptr<store::Store> store_;
+  engine::PrefixStats prefix_stats_{settings_.prefix_delimiter, settings_.detail_enabled};
   engine::Context ctx_;
   net::ConnectionLimit limit_;
   net::ConnRegistry registry_;
@@ -220,17 +224,21 @@ bool Server::open_listeners() {
         secure_specs.push_back(spec);
       }
     }
-    r = net::listen_tcp(secure_specs, settings_.tcp_port, settings_.backlog);
+    // memcached's port rules: 0 turns TCP (or UDP) off, -1 binds an ephemeral port.
+    const int tcp_port = std::max(settings_.tcp_port, 0);
+    if (settings_.tcp_port != 0 && !secure_specs.empty()) {
+      r = net::listen_tcp(secure_specs, tcp_port, settings_.backlog);
+    }
     if (tls_ != nullptr) {
       for (auto& ls : r.sockets) ls.secure = tls_.get();
     }
-    if (r.error.empty() && !plain_specs.empty()) {
-      net::ListenResult p = net::listen_tcp(plain_specs, settings_.tcp_port, settings_.backlog);
+    if (r.error.empty() && settings_.tcp_port != 0 && !plain_specs.empty()) {
+      net::ListenResult p = net::listen_tcp(plain_specs, tcp_port, settings_.backlog);
       for (auto& ls : p.sockets) r.sockets.push_back(ls);
       if (!p.error.empty()) r.error = p.error;
     }
     if (r.error.empty() && settings_.udp_port != 0) {
-      net::ListenResult u = net::listen_udp(specs, settings_.udp_port);
+      net::ListenResult u = net::listen_udp(specs, std::max(settings_.udp_port, 0));
       for (auto& ls : u.sockets) r.sockets.push_back(ls);
       if (!u.error.empty()) r.error = u.error;
     }
@@ -248,7 +256,36 @@ bool Server::open_listeners() {
     MS_LOG(1, "listening on %s%s", ls.address.c_str(), ls.secure != nullptr ? " (TLS)" : "");
   }
   sources_.listen_summary = summary;
+  write_port_file();
   return true;
+}
+
+// $MEMCACHED_PORT_FILENAME: memcached writes the bound ports there ("TCP INET: 11211", one line
+// per listening socket, TCP first), through a temporary file renamed into place, so a reader
+// that sees the file sees all of it. Tests and supervisors find ephemeral ports (-p -1) this way.
+void Server::write_port_file() {
+  const char* name = getenv("MEMCACHED_PORT_FILENAME");
+  if (name == nullptr || name[0] == '\0') return;
+  std::string text;
+  for (bool udp : {false, true}) {
+    for (const auto& ls : listeners_) {
+      if (ls.udp != udp || ls.address.rfind("unix:", 0) == 0) continue;
+      text += udp ? "UDP INET" : "TCP INET";
+      text += ls.ipv6 ? "6: " : ": ";
+      text += std::to_string(ls.port) + "\n";
+    }
+  }
+  std::string tmp = std::string(name) + ".lck";
+  FILE* f = fopen(tmp.c_str(), "w");
+  if (f == nullptr || fwrite(text.data(), 1, text.size(), f) != text.size()) {
+    MS_WARN("could not write the port file %s: %s", tmp.c_str(), strerror(errno));
+    if (f != nullptr) fclose(f);
+    return;
+  }
+  fclose(f);
+  if (rename(tmp.c_str(), name) != 0) {
+    MS_WARN("could not rename %s to %s: %s", tmp.c_str(), name, strerror(errno));
+  }
 }
 
 void Server::warn_exposure() {
@@ -562,6 +599,7 @@ int Server::run() {
   ctx_.store = store_.get();
   ctx_.clock = &clock_;
   ctx_.hooks = this;
+  ctx_.detail = &prefix_stats_;
   ctx_.options.flush_enabled = settings_.flush_enabled;
   ctx_.options.shutdown_command = settings_.shutdown_command;
   ctx_.options.require_auth = settings_.sasl;
@@ -576,10 +614,14 @@ int Server::run() {
   sources_.limit = &limit_;
   sources_.registry = &registry_;
   sources_.tls = tls_.get();
+  sources_.detail = &prefix_stats_;
   sources_.threads = threads_;
   for (auto& t : thread_stats_) sources_.thread_stats.push_back(t.get());
-  udp_ = std::make_unique<UdpService>(ctx_, sources_.thread_stats, *shield_, clock_,
-                                      settings_.udp_port);
+  int udp_port = settings_.udp_port;  // -U -1: the ephemeral port as bound
+  for (const auto& ls : listeners_) {
+    if (ls.udp) udp_port = ls.port;
+  }
+  udp_ = std::make_unique<UdpService>(ctx_, sources_.thread_stats, *shield_, clock_, udp_port);
   for (int i = 0; i < threads_; ++i) {
     net::WorkerConfig wc;
     wc.index = i;
@@ -595,7 +637,10 @@ int Server::run() {
     worker_group_.workers.push_back(workers_.back().get());
   }
   for (const auto& ls : listeners_) {
-    registry_.add(ls.fd, net::ConnInfo{ls.address, ls.address, true, nullptr});
+    net::ConnInfo info{ls.address, ls.address, true};
+    info.kind = ls.udp ? net::ConnInfo::Kind::kUdp : net::ConnInfo::Kind::kListener;
+    info.since = clock_.now();
+    registry_.add(ls.fd, std::move(info));
   }
 
   std::thread tick([this] { ticker(); });

@@ -244,6 +244,8 @@ class Parser {
   Settings* s_;
   std::optional<std::string> exit_text_;
   bool in_config_file_ = false;
+  bool tcp_port_given_ = false;
+  bool udp_port_given_ = false;
 };
 
 void Parser::warn(std::string line) {
@@ -256,6 +258,8 @@ void Parser::warn(std::string line) {
 std::optional<std::string> Parser::run(int argc, char** argv) {
   if (auto err = run_words(argc, argv)) return err;
   if (exit_text_) return std::nullopt;
+  // memcached: a UDP port given without a TCP one is the TCP port too.
+  if (udp_port_given_ && !tcp_port_given_ && s_->udp_port != 0) s_->tcp_port = s_->udp_port;
   return check_combination();
 }
 
@@ -340,9 +344,10 @@ std::optional<std::string> Parser::run_words(int argc, char** argv) {
   return std::nullopt;
 }
 
+// -1 is memcached's "any free port" (issue_67); anything else below 0 is refused.
 std::optional<std::string> parse_port(std::string_view v, int* out) {
   auto n = parse_int(v);
-  if (!n || *n < 0 || *n > 65535) {
+  if (!n || *n < -1 || *n > 65535) {
     return "ERROR: Invalid port number " + std::string(v) + ".";
   }
   *out = static_cast<int>(*n);
@@ -353,8 +358,10 @@ std::optional<std::string> Parser::apply(char flag, const char* raw) {
   std::string_view v = raw ? raw : "";
   switch (flag) {
     case 'p':
+      tcp_port_given_ = true;
       return parse_port(v, &s_->tcp_port);
     case 'U':
+      udp_port_given_ = true;
       return parse_port(v, &s_->udp_port);
     case 's':
       if (v.empty()) return std::string("UNIX socket path must not be empty");
@@ -762,7 +769,15 @@ std::optional<std::string> Parser::apply_ext(const ExtSpec& spec, std::string_vi
   } else if (name == "no_worker_yield") {
     s_->worker_yield = 0;
   } else if (name == "no_modern") {
+    // memcached's pre-1.5 defaults; only maxconns_fast changes behaviour here, the rest changes
+    // which fields `stats` and `stats settings` list, and their values.
     s_->maxconns_fast = false;
+    s_->slab_reassign = false;
+    s_->slab_automove = 0;
+    s_->slab_chunk_whole = true;
+    s_->lru_crawler = false;
+    s_->lru_maintainer = false;
+    s_->lru_segmented = false;
     warn("-o no_modern: only its maxconns_fast=off part has an effect in memshield");
   } else if (name == "hashpower") {
     if (n < 12) return "Initial hashtable multiplier of " + std::to_string(n) + " is too low";
@@ -816,6 +831,32 @@ std::optional<std::string> Parser::apply_ext(const ExtSpec& spec, std::string_vi
     if (name == "slab_automove_window" && n <= 2) {
       return std::string("slab_automove_window must be > 2");
     }
+    // Reported in `stats settings` (and shaping which `stats` fields memcached lists), but
+    // with no effect on behaviour here.
+    if (name == "lru_crawler" || name == "no_lru_crawler") {
+      s_->lru_crawler = name == "lru_crawler";
+    } else if (name == "lru_maintainer") {
+      s_->lru_maintainer = true;
+      s_->lru_segmented = true;
+    } else if (name == "no_lru_maintainer") {
+      s_->lru_maintainer = false;
+      s_->lru_segmented = false;  // memcached: segmented LRUs need the maintainer
+    } else if (name == "slab_reassign" || name == "no_slab_reassign") {
+      s_->slab_reassign = name == "slab_reassign";
+    } else if (name == "slab_automove") {
+      s_->slab_automove = static_cast<int>(n);
+    } else if (name == "no_slab_automove") {
+      s_->slab_automove = 0;
+    } else if (name == "slab_chunk_max") {
+      s_->slab_chunk_max = static_cast<size_t>(n);
+      s_->slab_chunk_whole = false;
+    } else if (name == "ssl_wbuf_size") {
+      s_->ssl_wbuf_size = static_cast<size_t>(n) * 1024;  // given in KB, as memcached
+    } else if (name == "ssl_session_cache") {
+      s_->ssl_session_cache = true;
+    } else if (name == "ssl_kernel_tls") {
+      s_->ssl_kernel_tls = true;
+    }
     warn("-o " + std::string(name) + " is accepted but has no effect in memshield");
   }
   return std::nullopt;
@@ -866,8 +907,11 @@ const char* version_string() { return kCompatVersion; }
 std::string usage_text() {
   std::string t =
       std::string("memshield ") + kOwnVersion + " (memcached " + kCompatVersion + " compatible)\n";
-  t += R"(-p, --port=<num>          TCP port to listen on (default: 11211)
--U, --udp-port=<num>      UDP port to listen on (default: 0, off)
+  t += R"(-p, --port=<num>          TCP port to listen on (default: 11211); 0 turns TCP off, -1
+                          picks a free port ($MEMCACHED_PORT_FILENAME names a file that
+                          gets the ports bound)
+-U, --udp-port=<num>      UDP port to listen on (default: 0, off); -1 picks a free port;
+                          without -p, TCP listens on the same port
 -s, --unix-socket=<file>  UNIX socket to listen on (turns TCP and UDP off)
 -a, --unix-mask=<mask>    permissions of the UNIX socket, in octal (default: 700)
 -A, --enable-shutdown     allow the ascii "shutdown" command

@@ -13,8 +13,9 @@ enum class BindingProtocol { kAuto, kAscii, kBinary };
 
 struct Settings {
   // Network
-  int tcp_port = 11211;              // -p
-  int udp_port = 0;                  // -U (0 = off; memshield's default, as memcached >= 1.5.6)
+  int tcp_port = 11211;              // -p (0 = no TCP, -1 = an ephemeral port, as memcached)
+  int udp_port = 0;                  // -U (0 = off; memshield's default, as memcached >= 1.5.6;
+                                     // -1 = an ephemeral port). -U without -p: TCP on the same.
   std::vector<std::string> listen;   // -l, each "addr", "addr:port", "[v6addr]:port"; empty means
                                      // loopback only (127.0.0.1 and ::1): memshield's safe default
   std::string unix_socket;           // -s (disables TCP and UDP, as in memcached)
@@ -70,6 +71,19 @@ struct Settings {
   std::string ssl_min_version = "tlsv1.2";  // ssl_min_version=
   int ssl_keyformat = 1;             // ssl_keyformat=: 1 PEM, 2 DER (OpenSSL's numbers)
   std::string ssl_ciphers;           // ssl_ciphers=: TLS <= 1.2 cipher list; empty = default
+  size_t ssl_wbuf_size = 16384;      // ssl_wbuf_size= (given in KB, as memcached; reported only)
+  bool ssl_session_cache = false;    // ssl_session_cache (reported only)
+  bool ssl_kernel_tls = false;       // ssl_kernel_tls (reported only)
+
+  // memcached's slab and LRU tunables: memshield has neither, but `stats` and `stats settings`
+  // list fields by them exactly as memcached does (its field set depends on these).
+  bool slab_reassign = true;         // slab_reassign / no_slab_reassign (no_modern: off)
+  int slab_automove = 1;             // slab_automove= (no_modern: 0)
+  size_t slab_chunk_max = 0;         // slab_chunk_max=; 0: item_size_max / 2
+  bool slab_chunk_whole = false;     // no_modern: slab_chunk_max is item_size_max
+  bool lru_crawler = true;           // lru_crawler / no_lru_crawler
+  bool lru_maintainer = true;        // lru_maintainer / no_lru_maintainer
+  bool lru_segmented = true;         // off with no_lru_maintainer or no_modern
 
   // memshield's own (long options only)
   std::vector<std::string> allow;    // --allow=CIDR[,CIDR...], repeatable (TCP and UDP)

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <string>
 
+#include "common/number_parse.h"
 #include "server/tls_service.h"
 
 namespace memshield::server {
@@ -19,6 +20,11 @@ class StatWriter {
   void u64(std::string_view name, uint64_t v) {
     char buf[32];
     int n = snprintf(buf, sizeof(buf), "%" PRIu64, v);
+    str(name, std::string_view(buf, n));
+  }
+  void i64(std::string_view name, int64_t v) {
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%" PRId64, v);
     str(name, std::string_view(buf, n));
   }
   void str(std::string_view name, std::string_view v) {
@@ -49,6 +55,7 @@ void sum_threads(const StatsSources& src, engine::ThreadStats* total) {
 
 struct NetTotals {
   uint64_t total_connections = 0, rejected = 0, bytes_read = 0, bytes_written = 0, yields = 0;
+  uint64_t idle_kicks = 0;
   uint64_t ssl_handshake_errors = 0;
 };
 
@@ -60,6 +67,7 @@ NetTotals sum_net(const StatsSources& src) {
     n.bytes_read += w->bytes_read.get();
     n.bytes_written += w->bytes_written.get();
     n.yields += w->conn_yields.get();
+    n.idle_kicks += w->idle_kicks.get();
     n.ssl_handshake_errors += w->ssl_handshake_errors.get();
   }
   return n;
@@ -87,7 +95,7 @@ void general(const StatsSources& src, StatWriter& w) {
   w.u64("max_connections", static_cast<uint64_t>(src.settings->max_connections));
   w.u64("curr_connections", curr);
   w.u64("total_connections", net.total_connections);
-  w.u64("rejected_connections", net.rejected);
+  if (src.settings->maxconns_fast) w.u64("rejected_connections", net.rejected);
   w.u64("connection_structures", curr);
   w.u64("response_obj_oom", 0);
   w.u64("response_obj_count", 0);
@@ -102,6 +110,7 @@ void general(const StatsSources& src, StatWriter& w) {
 #define MEMSHIELD_EMIT(name) w.u64(#name, t.name.get());
   MEMSHIELD_COMMAND_COUNTERS(MEMSHIELD_EMIT)
 #undef MEMSHIELD_EMIT
+  if (src.settings->idle_timeout > 0) w.u64("idle_kicks", net.idle_kicks);  // as memcached
   store::Stats s = src.store->stats();
   w.u64("bytes_read", net.bytes_read);
   w.u64("bytes_written", net.bytes_written);
@@ -114,19 +123,29 @@ void general(const StatsSources& src, StatWriter& w) {
   w.u64("hash_power_level", s.hash_power_level);
   w.u64("hash_bytes", s.hash_bytes);
   w.u64("hash_is_expanding", 0);
-  for (const char* name :
-       {"slab_reassign_rescues", "slab_reassign_chunk_rescues", "slab_reassign_evictions_nomem",
-        "slab_reassign_inline_reclaim", "slab_reassign_busy_items", "slab_reassign_busy_deletes",
-        "slab_reassign_running", "slabs_moved", "lru_crawler_running", "lru_crawler_starts",
-        "lru_maintainer_juggles"}) {
-    w.u64(name, 0);
+  // memcached lists these only while the features they count are on (stats.t counts them).
+  if (src.settings->slab_reassign) {
+    for (const char* name :
+         {"slab_reassign_rescues", "slab_reassign_chunk_rescues", "slab_reassign_evictions_nomem",
+          "slab_reassign_inline_reclaim", "slab_reassign_busy_items",
+          "slab_reassign_busy_deletes", "slab_reassign_running", "slabs_moved"}) {
+      w.u64(name, 0);
+    }
   }
+  if (src.settings->lru_crawler) {
+    w.u64("lru_crawler_running", 0);
+    w.u64("lru_crawler_starts", 0);
+  }
+  if (src.settings->lru_maintainer) w.u64("lru_maintainer_juggles", 0);
   w.u64("malloc_fails", s.malloc_fails);
   for (const char* name : {"log_worker_dropped", "log_worker_written", "log_watcher_skipped",
                            "log_watcher_sent", "log_watchers"}) {
     w.u64(name, 0);
   }
   if (src.tls != nullptr) {  // memcached prints these only with -Z
+    // memcached counts sessions put in its TLS session cache (-o ssl_session_cache); memshield
+    // keeps no session cache, so none are ever stored.
+    if (src.settings->ssl_session_cache) w.u64("ssl_new_sessions", 0);
     w.u64("ssl_handshake_errors", net.ssl_handshake_errors);
     w.u64("time_since_server_cert_refresh", src.tls->seconds_since_refresh());
   }
@@ -138,14 +157,17 @@ void general(const StatsSources& src, StatWriter& w) {
   w.u64("slab_global_page_pool", 0);
   w.u64("expired_unfetched", s.expired_unfetched);
   w.u64("evicted_unfetched", s.evicted_unfetched);
-  w.u64("evicted_active", s.evicted_active);
+  if (src.settings->lru_segmented) w.u64("evicted_active", s.evicted_active);
   w.u64("evictions", s.evictions);
   w.u64("reclaimed", s.reclaimed);
   w.u64("crawler_reclaimed", s.crawler_reclaimed);
   w.u64("crawler_items_checked", s.crawler_items_checked);
-  for (const char* name : {"lrutail_reflocked", "moves_to_cold", "moves_to_warm",
-                           "moves_within_lru", "direct_reclaims", "lru_bumps_dropped"}) {
-    w.u64(name, 0);
+  w.u64("lrutail_reflocked", 0);
+  if (src.settings->lru_segmented) {
+    for (const char* name : {"moves_to_cold", "moves_to_warm", "moves_within_lru",
+                             "direct_reclaims", "lru_bumps_dropped"}) {
+      w.u64(name, 0);
+    }
   }
 }
 
@@ -154,8 +176,8 @@ void settings_report(const StatsSources& src, StatWriter& w) {
   const char* yes_no[] = {"no", "yes"};
   w.u64("maxbytes", st.memory_limit_mb << 20);
   w.u64("maxconns", static_cast<uint64_t>(st.max_connections));
-  w.u64("tcpport", static_cast<uint64_t>(st.tcp_port));
-  w.u64("udpport", static_cast<uint64_t>(st.udp_port));
+  w.i64("tcpport", st.tcp_port);
+  w.i64("udpport", st.udp_port);
   w.str("inter", src.listen_summary.empty() ? "NULL" : src.listen_summary);
   w.u64("verbosity", static_cast<uint64_t>(st.verbosity));
   w.u64("oldest", 0);
@@ -170,7 +192,7 @@ void settings_report(const StatsSources& src, StatWriter& w) {
   w.u64("num_threads", static_cast<uint64_t>(src.threads));
   w.u64("num_threads_per_udp", static_cast<uint64_t>(src.threads));
   w.str("stat_key_prefix", std::string(1, st.prefix_delimiter));
-  w.str("detail_enabled", yes_no[st.detail_enabled]);
+  w.str("detail_enabled", yes_no[src.detail != nullptr ? src.detail->on() : st.detail_enabled]);
   w.u64("reqs_per_event", static_cast<uint64_t>(st.reqs_per_event));
   w.str("cas_enabled", yes_no[st.use_cas]);
   w.u64("tcp_backlog", static_cast<uint64_t>(st.backlog));
@@ -184,20 +206,22 @@ void settings_report(const StatsSources& src, StatWriter& w) {
   w.u64("hashpower_init", static_cast<uint64_t>(st.hashpower_init));
   // memcached's slab, LRU and extstore tunables have no counterpart here; they are listed with
   // memcached's defaults so tools that read the full list still find every field.
-  w.str("slab_reassign", "yes");
-  w.u64("slab_automove", 1);
+  w.str("slab_reassign", yes_no[st.slab_reassign]);
+  w.u64("slab_automove", static_cast<uint64_t>(st.slab_automove));
   w.str("slab_automove_ratio", "0.80");
   w.u64("slab_automove_window", 30);
-  w.u64("slab_chunk_max", st.item_size_max / 2);
-  w.str("lru_crawler", "yes");
+  w.u64("slab_chunk_max", st.slab_chunk_whole      ? st.item_size_max
+                          : st.slab_chunk_max != 0 ? st.slab_chunk_max
+                                                   : st.item_size_max / 2);
+  w.str("lru_crawler", yes_no[st.lru_crawler]);
   w.u64("lru_crawler_sleep", 100);
   w.u64("lru_crawler_tocrawl", 0);
   w.u64("tail_repair_time", 0);
   w.str("flush_enabled", yes_no[st.flush_enabled]);
   w.str("dump_enabled", yes_no[st.dump_enabled]);
   w.str("hash_algorithm", "xxh3");
-  w.str("lru_maintainer_thread", "no");
-  w.str("lru_segmented", "no");
+  w.str("lru_maintainer_thread", yes_no[st.lru_maintainer]);
+  w.str("lru_segmented", yes_no[st.lru_segmented]);
   w.u64("hot_lru_pct", 20);
   w.u64("warm_lru_pct", 40);
   w.str("hot_max_factor", "0.20");
@@ -228,9 +252,9 @@ void settings_report(const StatsSources& src, StatWriter& w) {
   w.u64("ssl_keyformat", static_cast<uint64_t>(st.ssl_keyformat));
   w.str("ssl_ciphers", st.ssl_ciphers.empty() ? "NULL" : st.ssl_ciphers);
   w.str("ssl_ca_cert", st.ssl_ca_cert.empty() ? "NULL" : st.ssl_ca_cert);
-  w.u64("ssl_wbuf_size", 16384);
-  w.str("ssl_session_cache", "no");
-  w.str("ssl_kernel_tls", "no");
+  w.u64("ssl_wbuf_size", st.ssl_wbuf_size);
+  w.str("ssl_session_cache", yes_no[st.ssl_session_cache]);
+  w.str("ssl_kernel_tls", yes_no[st.ssl_kernel_tls]);
   w.str("ssl_min_version", st.ssl_min_version);
   w.str("num_napi_ids", "(null)");
   w.str("memory_file", st.memory_file.empty() ? "(null)" : st.memory_file);
@@ -239,13 +263,18 @@ void settings_report(const StatsSources& src, StatWriter& w) {
 void items_report(const StatsSources& src, StatWriter& w) {
   store::Stats s = src.store->stats();
   if (s.curr_items == 0) return;
-  // memshield has no slab classes: everything is reported as one class, id 1.
+  // memshield has no slab classes: everything is reported as one class, id 1 (as in
+  // `stats slabs` and `stats cachedump`). The LRU segment fields come and go with
+  // lru_segmented, as memcached's do.
+  const bool seg = src.settings->lru_segmented;
   w.u64("items:1:number", s.curr_items);
-  w.u64("items:1:number_hot", 0);
-  w.u64("items:1:number_warm", 0);
-  w.u64("items:1:number_cold", s.curr_items);
-  w.u64("items:1:age_hot", 0);
-  w.u64("items:1:age_warm", 0);
+  if (seg) {
+    w.u64("items:1:number_hot", 0);
+    w.u64("items:1:number_warm", 0);
+    w.u64("items:1:number_cold", s.curr_items);
+    w.u64("items:1:age_hot", 0);
+    w.u64("items:1:age_warm", 0);
+  }
   w.u64("items:1:age", 0);
   w.u64("items:1:mem_requested", s.bytes);
   w.u64("items:1:evicted", s.evictions);
@@ -256,9 +285,18 @@ void items_report(const StatsSources& src, StatWriter& w) {
   w.u64("items:1:reclaimed", s.reclaimed);
   w.u64("items:1:expired_unfetched", s.expired_unfetched);
   w.u64("items:1:evicted_unfetched", s.evicted_unfetched);
-  w.u64("items:1:evicted_active", s.evicted_active);
+  if (seg) w.u64("items:1:evicted_active", s.evicted_active);
   w.u64("items:1:crawler_reclaimed", s.crawler_reclaimed);
   w.u64("items:1:crawler_items_checked", s.crawler_items_checked);
+  w.u64("items:1:lrutail_reflocked", 0);
+  if (seg) {
+    for (const char* name :
+         {"items:1:moves_to_cold", "items:1:moves_to_warm", "items:1:moves_within_lru",
+          "items:1:direct_reclaims", "items:1:hits_to_hot", "items:1:hits_to_warm",
+          "items:1:hits_to_cold", "items:1:hits_to_temp"}) {
+      w.u64(name, 0);
+    }
+  }
 }
 
 void slabs_report(const StatsSources& src, StatWriter& w) {
@@ -272,16 +310,81 @@ void slabs_report(const StatsSources& src, StatWriter& w) {
   w.u64("total_malloced", s.bytes + s.hash_bytes);
 }
 
+// memcached's `stats conns`: per descriptor, listeners first by number. A listener has addr,
+// state and secs_since_last_cmd (since it opened); a UDP socket also its "UDP UDP" line; a client
+// addr, listen_addr, its state (conn_read between requests, conn_nread mid-value, conn_parse_cmd
+// while its worker runs its requests, as for the connection asking) and secs_since_last_cmd.
 void conns_report(const StatsSources& src, StatWriter& w) {
   const RelTime now = src.clock->now();
   src.registry->for_each([&](int fd, const net::ConnInfo& c) {
     std::string p = std::to_string(fd) + ":";
+    RelTime last = c.last_active ? c.last_active->load(std::memory_order_relaxed) : c.since;
+    if (c.kind == net::ConnInfo::Kind::kUdp) w.str(p + "UDP", "UDP");
     w.str(p + "addr", c.address);
-    w.str(p + "listen_addr", c.listen_address);
-    w.str(p + "state", c.listening ? "conn_listening" : "conn_parse_cmd");
-    RelTime last = c.last_active ? c.last_active->load(std::memory_order_relaxed) : now;
+    const char* state = "conn_listening";
+    if (c.kind == net::ConnInfo::Kind::kUdp) {
+      state = "conn_read";
+    } else if (c.kind == net::ConnInfo::Kind::kClient) {
+      w.str(p + "listen_addr", c.listen_address);
+      state = c.state ? net::conn_state_name(c.state->load(std::memory_order_relaxed))
+                      : "conn_read";
+    }
+    w.str(p + "state", state);
     w.u64(p + "secs_since_last_cmd", now >= last ? now - last : 0);
   });
+}
+
+// `stats cachedump <class> <limit>`: "ITEM <key> [<bytes> b; <expiry unix time> s]" lines, then
+// END. Every item is in class 1 here (as `stats items` and `stats slabs` report them), so class
+// 1 lists the store and every other valid class (0..63) is empty. limit 0 means no limit; like
+// memcached, the answer stops at 2 MB. The store is walked a shard at a time (store.h).
+void cachedump(const StatsSources& src, std::string_view args, OutBuffer& out) {
+  constexpr uint32_t kMaxClasses = 64;      // memcached's MAX_NUMBER_OF_SLAB_CLASSES
+  constexpr size_t kMaxDump = 2u << 20;     // memcached's cachedump buffer
+  std::string_view words[2];
+  size_t n = 0;
+  while (!args.empty() && n < 2) {
+    size_t sp = args.find(' ');
+    std::string_view word = args.substr(0, sp);
+    if (!word.empty()) words[n++] = word;
+    args = sp == std::string_view::npos ? std::string_view() : args.substr(sp + 1);
+  }
+  if (n < 2) {
+    out.append("CLIENT_ERROR bad command line\r\n");
+    return;
+  }
+  uint32_t id = 0, limit = 0;
+  if (!parse_u32(words[0], &id) || !parse_u32(words[1], &limit)) {
+    out.append("CLIENT_ERROR bad command line format\r\n");
+    return;
+  }
+  if (id >= kMaxClasses) {
+    out.append("CLIENT_ERROR Illegal slab id\r\n");
+    return;
+  }
+  if (id == 1) {
+    const time_t started = src.clock->process_started();
+    size_t listed = 0, bytes = 0;
+    bool more = true;
+    std::string line;
+    for (size_t shard = 0; more && shard < src.store->shard_count(); ++shard) {
+      src.store->for_each_in_shard(shard, [&](const store::ItemView& it) {
+        char tail[64];
+        int tn = snprintf(tail, sizeof(tail), " [%zu b; %llu s]\r\n", it.value.size(),
+                          it.exptime == 0 ? 0ULL
+                                          : static_cast<unsigned long long>(it.exptime + started));
+        line.assign("ITEM ");
+        line.append(it.key);
+        line.append(tail, static_cast<size_t>(tn));
+        if (bytes + line.size() + 5 > kMaxDump) return more = false;
+        out.append(line);
+        bytes += line.size();
+        if (limit != 0 && ++listed >= limit) more = false;
+        return more;
+      });
+    }
+  }
+  out.append("END\r\n", 5);
 }
 
 }  // namespace
@@ -290,6 +393,7 @@ void reset_stats(const StatsSources& src) {
   for (engine::ThreadStats* t : src.thread_stats) t->reset();
   for (net::WorkerStats* n : src.worker_stats) n->reset();
   src.store->reset_stats();
+  if (src.detail != nullptr) src.detail->reset();
 }
 
 std::vector<std::pair<std::string, std::string>> general_stats(const StatsSources& src) {
@@ -325,9 +429,13 @@ void write_stats(const StatsSources& src, std::string_view args, OutBuffer& out)
     out.append("RESET\r\n", 7);
     return;
   } else if (sub == "detail") {
+    // memcached's per-prefix stats; the binary protocol's STAT "detail ..." comes here too.
     std::string_view mode = rest.substr(0, rest.find(' '));
-    if (mode == "on" || mode == "off") {
+    if ((mode == "on" || mode == "off") && src.detail != nullptr) {
+      src.detail->set_on(mode == "on");
       out.append("OK\r\n", 4);
+    } else if (mode == "dump" && src.detail != nullptr) {
+      src.detail->dump(out);
     } else if (mode == "dump") {
       out.append("END\r\n", 5);
     } else {
@@ -349,6 +457,8 @@ void write_stats(const StatsSources& src, std::string_view args, OutBuffer& out)
       out.append("CLIENT_ERROR stats cachedump not allowed\r\n");
       return;
     }
+    cachedump(src, rest, out);
+    return;
   } else {
     out.append("ERROR\r\n", 7);
     return;

@@ -10,6 +10,7 @@
 
 #include "common/clock.h"
 #include "common/out_buffer.h"
+#include "engine/prefix_stats.h"
 #include "engine/thread_stats.h"
 #include "net/conn_registry.h"
 #include "net/net_stats.h"
@@ -29,6 +30,7 @@ struct StatsSources {
   std::vector<engine::ThreadStats*> thread_stats;
   std::vector<net::WorkerStats*> worker_stats;
   const TlsService* tls = nullptr;  // -Z: adds memcached's ssl_* counters to `stats`
+  engine::PrefixStats* detail = nullptr;  // `stats detail`; null: never collected
   int threads = 0;
   std::string listen_summary;  // for `stats settings` "inter"
 };

@@ -666,6 +666,9 @@ StoreResult Store::store_meta(NewItem&& item, Mode mode, uint64_t cas_in,
     size_t i = impl_->locked_find_live(s, key, h, now, &why);
     const bool found = i != SlotTable::kNone;
     Item* old = found ? s.table.item_at(i) : nullptr;
+    // A store that meets its key's expired or flushed item takes that item's place: memcached's
+    // "reclaimed" (an entry stored using memory from an expired one; issue_183).
+    if (why == Lookup::kExpired || why == Lookup::kFlushed) s.c.reclaimed.add();
     if (mode == Mode::kAdd && found) {
       old->bump_freq();
       update_time(old, now);
@@ -1002,6 +1005,24 @@ void Store::reset_stats() {
     c.reclaimed.reset();
     c.crawler_reclaimed.reset();
     c.crawler_items_checked.reset();
+  }
+}
+
+size_t Store::shard_count() const { return impl_->nshards; }
+
+void Store::for_each_in_shard(size_t shard, FunctionRef<bool(const ItemView&)> visit) const {
+  if (shard >= impl_->nshards) return;
+  Shard& s = shards_[shard];
+  std::lock_guard<FutexLock> g(s.mu);
+  const RelTime now = clock_.now();
+  const size_t cap = s.table.capacity();
+  for (size_t i = 0; i < cap; ++i) {
+    const Item* it = s.table.item_at(i);
+    if (it == nullptr || impl_->dead_reason(it, now) != Lookup::kHit) continue;
+    const Item::Fields f = it->fields();
+    ItemView v{{f.key, f.nkey},  {f.key + f.nkey, f.vlen}, f.flags,     f.exptime,
+               it->time(now), it->cas_low48(),          impl_->cas_counter(), it->fetched()};
+    if (!visit(v)) return;
   }
 }
 

@@ -184,6 +184,13 @@ class Store {
   // stopped, and frees expired and flushed items. Returns the number freed.
   size_t reclaim_expired(size_t budget);
 
+  // Key dumps (`stats cachedump`, ...): the live items of one shard, visited under that shard's
+  // lock alone, so a dump walks the store a shard at a time and no request waits longer than one
+  // shard's walk. visit() returns false to stop. Expired and flushed items are skipped (not
+  // unlinked: a dump never writes). Not an access: nothing is marked read.
+  size_t shard_count() const;
+  void for_each_in_shard(size_t shard, FunctionRef<bool(const ItemView&)> visit) const;
+
   Stats stats() const;
   void reset_stats();  // stats reset: total_items, evictions, reclaimed and friends
 

@@ -117,6 +117,31 @@ bool arity(const Tokens& t, size_t a, size_t b) {
   return nt == a || nt == b;
 }
 
+// "slabs automove <0-2>" and "slabs reassign <src> <dst>", with memcached's answers and checks.
+// memshield has no slab classes to move pages between: a reassign between two valid classes
+// finds no spare page, and automove has nothing to act on, so its OK changes nothing.
+void parse_slabs(const Tokens& t, Request* r) {
+  constexpr int32_t kMaxClass = 63;  // memcached's largest slab class id
+  const size_t nt = t.memcached_count();
+  r->noreply = t.last_is_noreply();
+  if ((nt == 4 || nt == 5) && t.tok[1] == "automove") {
+    uint32_t level = 0;
+    if (!parse_u32(t.tok[2], &level)) return reply(r, kBadFormat);
+    return reply(r, level <= 2 ? "OK" : "ERROR");
+  }
+  if ((nt == 5 || (nt == 6 && r->noreply)) && t.tok[1] == "reassign") {
+    int32_t src = 0, dst = 0;
+    if (!parse_i32(t.tok[2], &src) || !parse_i32(t.tok[3], &dst)) return reply(r, kBadFormat);
+    if (src == dst) return reply(r, "SAME src and dst class are identical");
+    if (src < 0 || src > kMaxClass || dst < 0 || dst > kMaxClass) {
+      return reply(r, "BADCLASS invalid src or dst class id");
+    }
+    return reply(r, "NOSPARE source class has no spare pages");
+  }
+  r->noreply = false;
+  reply(r, "ERROR");
+}
+
 // "get <keys>" and "gets <keys>", the commonest lines, without the tokenizer: it would store a
 // view per key that nobody reads (the engine walks the keys again as it answers). The outcome
 // is the tokenizer path's: ERROR without a key, the format error if any key is too long. Lines
@@ -201,6 +226,7 @@ void parse_line(std::string_view line, Request* r) {
         r->args = t.n > 1 ? from_token(line, t, 1) : std::string_view{};
         return;
       }
+      if (c == "slabs") return parse_slabs(t, r);
       if (c == "shutdown") {
         r->cmd = Cmd::kShutdown;
         r->args = t.n > 1 ? from_token(line, t, 1) : std::string_view{};
@@ -271,6 +297,13 @@ void parse_line(std::string_view line, Request* r) {
   if (c == "refresh_certs") {  // any further tokens are ignored, as memcached does
     r->cmd = Cmd::kRefreshCerts;
     r->noreply = t.last_is_noreply();
+    return;
+  }
+  // An unknown command whose last word starts with "HTTP/" is someone speaking HTTP to the
+  // cache: memcached hangs up without a word (malicious-commands.t), and so do we. Only on this
+  // path: a known command letter (a, c, d, g, i, s, t) answers ERROR above, as memcached does.
+  if (t.tok[t.n - 1].substr(0, 5) == "HTTP/") {
+    r->cmd = Cmd::kQuit;
     return;
   }
   return reply(r, "ERROR");

@@ -122,5 +122,49 @@ TEST_F(TextSessionTest, BackPressureStopsEarly) {
   EXPECT_LT(out.size(), (1u << 20) + 200000);
 }
 
+// stats-detail.t: with `stats detail on`, gets (hit or miss), sets (even refused ones) and
+// deletes (found or not) are counted per key prefix; keys without the delimiter are not; off,
+// nothing is counted.
+TEST_F(TextSessionTest, DetailStatsCountPerPrefixOnlyWhileOn) {
+  PrefixStats detail(':', false);
+  ctx_.detail = &detail;
+  run("set foo:1 0 0 1\r\nx\r\nget foo:1\r\n");
+  EXPECT_EQ(detail.size(), 0u);
+  detail.set_on(true);
+  run("set foo:123 0 0 6\r\nfooval\r\nget foo:123 foo:124 plain\r\ndelete foo:125\r\n"
+      "set bar:1 0 0 2000000\r\n");
+  OutBuffer out;
+  detail.dump(out);
+  EXPECT_EQ(out.to_string(),
+            "PREFIX foo get 2 hit 1 set 1 del 1\r\nPREFIX bar get 0 hit 0 set 1 del 0\r\nEND\r\n");
+  detail.set_on(false);
+  run("get foo:123\r\n");
+  detail.reset();
+  OutBuffer empty;
+  detail.dump(empty);
+  EXPECT_EQ(empty.to_string(), "END\r\n");
+  ctx_.detail = nullptr;
+}
+
+// issue_61.t: with a request limit (-R) the session stops after that many requests while more
+// wait, and says so (the worker then gives other connections a turn).
+TEST_F(TextSessionTest, RequestLimitYieldsWithRequestsLeft) {
+  TextSession s(ctx_, stats_, 7);
+  OutBuffer out;
+  std::string in;
+  for (int i = 0; i < 3; ++i) in += "set k 0 0 1\r\nx\r\n";
+  size_t pos = 0;
+  int turns = 0, yields = 0;
+  while (pos < in.size()) {
+    TextSession::Result r = s.process(std::string_view(in).substr(pos), out, 4u << 20, 1);
+    pos += r.consumed;
+    ++turns;
+    yields += r.yield;
+  }
+  EXPECT_EQ(turns, 3);
+  EXPECT_EQ(yields, 2);
+  EXPECT_EQ(out.to_string(), "STORED\r\nSTORED\r\nSTORED\r\n");
+}
+
 }  // namespace
 }  // namespace memshield::engine

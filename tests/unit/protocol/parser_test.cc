@@ -233,5 +233,38 @@ TEST(Parse, OtherCommands) {
   expect_reply("foo", "ERROR");
 }
 
+// malicious-commands.t: an unknown command ending in an "HTTP/..." word is an HTTP client;
+// memcached hangs up (parsed as quit). Commands under a letter memcached dispatches first still
+// answer ERROR, and a known command keeps its own answer.
+TEST(Parse, HttpRequestLineClosesTheConnection) {
+  EXPECT_EQ(parse("GET / HTTP/1.0").cmd, Cmd::kQuit);
+  EXPECT_EQ(parse("PUT /asdf/asd/fasdfasdf/sadf HTTP/1.1").cmd, Cmd::kQuit);
+  EXPECT_EQ(parse("DELETE HTTP/1.1").cmd, Cmd::kQuit);
+  EXPECT_EQ(parse("HTTP/1.1").cmd, Cmd::kQuit);
+  expect_reply("gex / HTTP/1.0", "ERROR");
+  expect_reply("sss HTTP/1.1", "ERROR");
+  expect_reply("GET / HTTP/1.0 x", "ERROR");
+  expect_reply("GET / http/1.0", "ERROR");
+  EXPECT_EQ(parse("get / HTTP/1.0").cmd, Cmd::kGet);
+}
+
+// strtol-testing.t and memcached's slabs answers (memshield has no slab pages to move).
+TEST(Parse, SlabsCommands) {
+  expect_reply("slabs automove invalid", "CLIENT_ERROR bad command line format");
+  expect_reply("slabs automove 1", "OK");
+  expect_reply("slabs automove 0 x", "OK");
+  expect_reply("slabs automove 3", "ERROR");
+  expect_reply("slabs automove", "ERROR");
+  EXPECT_TRUE(parse("slabs automove 2 noreply").noreply);
+  expect_reply("slabs reassign x y", "CLIENT_ERROR bad command line format");
+  expect_reply("slabs reassign 1 1", "SAME src and dst class are identical");
+  expect_reply("slabs reassign 99 1", "BADCLASS invalid src or dst class id");
+  expect_reply("slabs reassign -1 2", "BADCLASS invalid src or dst class id");
+  expect_reply("slabs reassign 0 2", "NOSPARE source class has no spare pages");
+  expect_reply("slabs reassign 1 2 3", "ERROR");
+  expect_reply("slabs", "ERROR");
+  expect_reply("verbosity invalid", "CLIENT_ERROR bad command line format");
+}
+
 }  // namespace
 }  // namespace memshield::protocol::text

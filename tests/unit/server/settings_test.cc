@@ -86,9 +86,39 @@ TEST(SettingsTest, PortSyntaxVariants) {
   EXPECT_EQ(ok({"-p", "1", "-p", "2"}).tcp_port, 2);  // last one wins
 }
 
+// memcached's port rules (issue_67.t): 0 turns TCP or UDP off, -1 asks for an ephemeral port,
+// and -U without -p puts TCP on the UDP port.
+TEST(SettingsTest, PortZeroOffMinusOneEphemeralAndUdpWithoutTcp) {
+  EXPECT_EQ(ok({"-p", "-1"}).tcp_port, -1);
+  EXPECT_EQ(ok({"-U", "-1"}).udp_port, -1);
+  EXPECT_EQ(ok({"-U", "-1"}).tcp_port, -1);
+  EXPECT_EQ(ok({"-U", "11222"}).tcp_port, 11222);
+  EXPECT_EQ(ok({"-U", "0"}).tcp_port, 11211);
+  EXPECT_EQ(ok({"-p", "11262", "-U", "-1"}).tcp_port, 11262);
+  EXPECT_EQ(ok({"-U", "11252", "-p", "-1"}).tcp_port, -1);
+  EXPECT_EQ(ok({"-p", "0"}).udp_port, 0);
+}
+
+// Options memshield only reports: they shape `stats settings` and which `stats` fields exist.
+TEST(SettingsTest, ReportedOnlyOptionsSetTheirFields) {
+  Settings d = ok({});
+  EXPECT_TRUE(d.lru_crawler && d.lru_maintainer && d.lru_segmented && d.slab_reassign);
+  EXPECT_EQ(d.ssl_wbuf_size, 16384u);
+  EXPECT_EQ(ok({"-o", "ssl_wbuf_size=64"}).ssl_wbuf_size, 65536u);  // KB, as memcached
+  EXPECT_TRUE(ok({"-o", "ssl_session_cache"}).ssl_session_cache);
+  EXPECT_TRUE(ok({"-o", "ssl_kernel_tls"}).ssl_kernel_tls);
+  Settings n = ok({"-o", "no_lru_crawler,no_lru_maintainer,slab_chunk_max=1024"});
+  EXPECT_FALSE(n.lru_crawler || n.lru_maintainer || n.lru_segmented);
+  EXPECT_EQ(n.slab_chunk_max, 1024u);
+  Settings m = ok({"-o", "no_modern"});
+  EXPECT_FALSE(m.lru_crawler || m.lru_maintainer || m.lru_segmented || m.slab_reassign);
+  EXPECT_EQ(m.slab_automove, 0);
+  EXPECT_TRUE(m.slab_chunk_whole);
+}
+
 TEST(SettingsTest, PortRejections) {
   EXPECT_EQ(usage_error({"-p", "70000"}), "ERROR: Invalid port number 70000.");
-  EXPECT_EQ(usage_error({"-p", "-1"}), "ERROR: Invalid port number -1.");
+  EXPECT_EQ(usage_error({"-p", "-2"}), "ERROR: Invalid port number -2.");
   EXPECT_EQ(usage_error({"-p", "abc"}), "ERROR: Invalid port number abc.");
   EXPECT_EQ(usage_error({"-p", "12x"}), "ERROR: Invalid port number 12x.");
   EXPECT_EQ(usage_error({"-U", "70000"}), "ERROR: Invalid port number 70000.");

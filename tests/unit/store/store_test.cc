@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 
 #include "store_test_util.h"
@@ -612,6 +613,45 @@ TEST(ItemCas, FullValueFromLow48Bits) {
   EXPECT_EQ(cas_from_low48(2, k48 + 5), k48 + 2);
   EXPECT_EQ(cas_from_low48((5 * k48 + 11) & (k48 - 1), 5 * k48 + 40), 5 * k48 + 11);
   EXPECT_EQ(cas_from_low48(0, 0), 0u);
+}
+
+// issue_183: a store that finds its key's item flushed (or expired) takes its place and counts
+// it as reclaimed.
+TEST_F(StoreTest, StoreOverFlushedItemCountsReclaimed) {
+  EXPECT_EQ(put(s(), "key", "1"), StoreResult::kStored);
+  EXPECT_EQ(s().stats().reclaimed, 0u);
+  s().flush(0);
+  EXPECT_EQ(put(s(), "key", "1"), StoreResult::kStored);
+  EXPECT_EQ(s().stats().reclaimed, 1u);
+  EXPECT_EQ(put(s(), "key", "2"), StoreResult::kStored);  // a live item: nothing reclaimed
+  EXPECT_EQ(s().stats().reclaimed, 1u);
+}
+
+// Key dumps walk the store a shard at a time and see every live item once, and no dead one.
+TEST_F(StoreTest, ShardWalkVisitsEveryLiveItemOnce) {
+  for (int i = 0; i < 1000; ++i) put(s(), "k" + std::to_string(i), "v");
+  NewItem it;
+  ASSERT_EQ(s().allocate("gone", 0, clock_.now() + 1, 1, &it), AllocStatus::kOk);
+  size_t filled = 0;
+  it.fill(&filled, "x");
+  ASSERT_EQ(s().store(std::move(it), Mode::kSet, 0), StoreResult::kStored);
+  clock_.advance_for_testing(2);
+  std::set<std::string> seen;
+  size_t visits = 0;
+  for (size_t sh = 0; sh < s().shard_count(); ++sh) {
+    s().for_each_in_shard(sh, [&](const ItemView& v) {
+      seen.insert(std::string(v.key));
+      ++visits;
+      EXPECT_EQ(v.value, "v");
+      return true;
+    });
+  }
+  EXPECT_EQ(visits, 1000u);
+  EXPECT_EQ(seen.size(), 1000u);
+  EXPECT_EQ(seen.count("gone"), 0u);
+  size_t stopped = 0;
+  s().for_each_in_shard(0, [&](const ItemView&) { return ++stopped < 1; });
+  EXPECT_LE(stopped, 1u);
 }
 
 }  // namespace
