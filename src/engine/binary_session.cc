@@ -8,6 +8,7 @@
 
 #include "common/itoa.h"
 #include "common/log.h"
+#include "engine/binary_stats.h"
 #include "protocol/binary/response.h"
 
 namespace memshield::engine {
@@ -226,7 +227,7 @@ void BinarySession::execute(const Header& h, std::string_view body, OutBuffer& o
       break;
     }
     case bin::op::kStat:
-      do_stat(h, key, out);
+      answer_stat(*ctx_.hooks, h, key, out);
       break;
     case bin::op::kSaslListMechs:
     case bin::op::kSaslAuth:
@@ -433,37 +434,6 @@ void BinarySession::do_delta(const Header& h, std::string_view extras, std::stri
       status(h, Status::kKeyExists, out);
       return;
   }
-}
-
-// Stats come from the server's text answer ("STAT name value" lines), one packet per line and
-// an empty packet at the end, so both protocols report the very same numbers.
-void BinarySession::do_stat(const Header& h, std::string_view key, OutBuffer& out) {
-  OutBuffer text;
-  ctx_.hooks->stats(key, text);
-  std::string all = text.to_string();
-  std::string_view rest(all);
-  bin::ResponseParts parts;
-  bool ok = false;
-  while (!rest.empty()) {
-    size_t eol = rest.find("\r\n");
-    std::string_view line = rest.substr(0, eol);
-    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
-    if (line == "END" || line == "RESET") {
-      ok = true;
-      break;
-    }
-    if (line.substr(0, 5) != "STAT ") break;
-    line.remove_prefix(5);
-    size_t sp = line.find(' ');
-    parts.key = line.substr(0, sp);
-    parts.value = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
-    bin::write_response(out, h.opcode, h.opaque, Status::kSuccess, parts);
-  }
-  if (!ok) {
-    bin::write_status(out, h.opcode, h.opaque, Status::kKeyNotFound);
-    return;
-  }
-  bin::write_response(out, h.opcode, h.opaque, Status::kSuccess, bin::ResponseParts());
 }
 
 void BinarySession::do_sasl(const Header& h, std::string_view mech, std::string_view data,

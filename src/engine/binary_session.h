@@ -42,7 +42,6 @@ class BinarySession {
   void do_delete(const protocol::binary::Header& h, std::string_view key, OutBuffer& out);
   void do_delta(const protocol::binary::Header& h, std::string_view extras, std::string_view key,
                 OutBuffer& out);
-  void do_stat(const protocol::binary::Header& h, std::string_view key, OutBuffer& out);
   void do_sasl(const protocol::binary::Header& h, std::string_view key, std::string_view value,
                OutBuffer& out);
   // Answers with an error/status body unless the request is quiet and the status is success.

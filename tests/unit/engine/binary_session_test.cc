@@ -1,6 +1,7 @@
 // The binary session end to end against a real store: every opcode family, quiet batching,
 // values split across reads, refused packets, SASL.
 #include "engine/binary_session.h"
+#include "engine/binary_stats.h"
 
 #include <gtest/gtest.h>
 
@@ -22,6 +23,12 @@ class FakeHooks : public Hooks {
       out.append("STAT pid 42\r\nSTAT uptime 7\r\nEND\r\n");
     else if (args == "reset")
       out.append("RESET\r\n");
+    else if (args == "detail on" || args == "detail off")
+      out.append("OK\r\n");
+    else if (args == "detail dump")
+      out.append("PREFIX a get 1 hit 1 set 0 del 0\r\nEND\r\n");
+    else if (args == "settings" || args == "items")
+      out.append("STAT " + std::string(args) + " 1\r\nEND\r\n");
     else
       out.append("ERROR\r\n");
   }
@@ -235,6 +242,36 @@ TEST_F(BinarySessionTest, StatsAsPairsEndingInAnEmptyPacket) {
   EXPECT_EQ(r[2].value, "");
   EXPECT_EQ(r[3].key, "");
   EXPECT_EQ(r[4].status, 1);
+}
+
+// memcached 1.6.18 answers these STAT keys over binary (observed byte for byte): "detail on|off"
+// and "reset" with one empty packet, "detail dump" with one "detailed" packet holding the text
+// dump, "settings..." by prefix, and "Not found" for "detail", "conns", "cachedump" and the rest.
+TEST_F(BinarySessionTest, StatGroupsAsMemcachedFramesThem) {
+  auto r = run(req(bin::op::kStat, "detail on") + req(bin::op::kStat, "detail off") +
+               req(bin::op::kStat, "detail dump") + req(bin::op::kStat, "settingsX") +
+               req(bin::op::kStat, "items") + req(bin::op::kStat, "detail") +
+               req(bin::op::kStat, "conns") + req(bin::op::kStat, "cachedump 1 1") +
+               req(bin::op::kStat, "itemsX") + req(bin::op::kStat, "resetX"));
+  ASSERT_EQ(r.size(), 13u);
+  EXPECT_EQ(r[0].status, 0);
+  EXPECT_EQ(r[0].key + r[0].value, "");
+  EXPECT_EQ(r[1].key + r[1].value, "");
+  EXPECT_EQ(r[2].key, "detailed");
+  EXPECT_EQ(r[2].value, "PREFIX a get 1 hit 1 set 0 del 0\r\nEND\r\n");
+  EXPECT_EQ(r[3].key + r[3].value, "");
+  EXPECT_EQ(r[4].key, "settings");
+  EXPECT_EQ(r[5].key, "");
+  EXPECT_EQ(r[6].key, "items");
+  EXPECT_EQ(r[7].key, "");
+  for (int i = 8; i < 12; ++i) {
+    EXPECT_EQ(r[i].status, 1) << i;
+    EXPECT_EQ(r[i].value, "Not found") << i;
+  }
+  EXPECT_EQ(r[12].status, 0);
+  EXPECT_EQ(r[12].key + r[12].value, "");
+  EXPECT_EQ(route_stat_key("detail  on").form, StatForm::kNotFound);
+  EXPECT_EQ(route_stat_key("detail onX").form, StatForm::kEmpty);
 }
 
 TEST_F(BinarySessionTest, VersionQuitAndQuietQuit) {
