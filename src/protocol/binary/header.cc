@@ -147,6 +147,42 @@ Shape shape_of(uint8_t opcode) {
 
 }  // namespace
 
+OpClass op_class(uint8_t opcode) {
+  switch (opcode) {
+    case op::kGet:
+    case op::kGetQ:
+    case op::kGetK:
+    case op::kGetKQ:
+    case op::kNoop:
+    case op::kVersion:
+      return OpClass::kRead;
+    case op::kSet:
+    case op::kAdd:
+    case op::kReplace:
+    case op::kDelete:
+    case op::kIncrement:
+    case op::kDecrement:
+    case op::kAppend:
+    case op::kPrepend:
+    case op::kSetQ:
+    case op::kAddQ:
+    case op::kReplaceQ:
+    case op::kDeleteQ:
+    case op::kIncrementQ:
+    case op::kDecrementQ:
+    case op::kAppendQ:
+    case op::kPrependQ:
+    case op::kTouch:
+    case op::kGat:
+    case op::kGatQ:
+    case op::kGatK:
+    case op::kGatKQ:
+      return OpClass::kWrite;
+    default:
+      return OpClass::kAdmin;
+  }
+}
+
 Check check_request(const Header& h, bool sasl) {
   if (h.magic != kRequestMagic) return Check::kBadMagic;
   if (uint64_t{h.key_length} + h.extras_length > h.body_length) return Check::kBadLengths;
