@@ -90,6 +90,11 @@ BinarySession::Result BinarySession::process(std::string_view in, OutBuffer& out
         if (pending_bytes_ == 0) {
           state_ = State::kHeader;
           res.progress = true;
+          if (answer_after_swallow_) {
+            answer_after_swallow_ = false;
+            bin::write_status(out, swallow_header_.opcode, swallow_header_.opaque,
+                              swallow_status_);
+          }
         }
         break;
       }
@@ -306,9 +311,16 @@ void BinarySession::begin_store(const Header& h, std::string_view extras, std::s
     }
     // As memcached: a failed set drops the old value rather than leave it readable.
     if (mode_of(h.opcode) == store::Mode::kSet) store.remove(key);
-    bin::write_status(out, h.opcode, h.opaque, s);
+    if (vlen == 0) {
+      bin::write_status(out, h.opcode, h.opaque, s);
+      return;
+    }
+    // Answered once the value has been read and discarded (never allocated).
+    swallow_header_ = h;
+    swallow_status_ = s;
+    answer_after_swallow_ = true;
     pending_bytes_ = vlen;
-    state_ = vlen > 0 ? State::kSwallow : State::kHeader;
+    state_ = State::kSwallow;
     return;
   }
   store_header_ = h;

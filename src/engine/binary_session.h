@@ -58,8 +58,13 @@ class BinarySession {
   protocol::binary::Header store_header_;
   store::NewItem item_;
   size_t value_filled_ = 0;
-  // kSwallow: bytes left to discard.
+  // kSwallow: bytes left to discard, and whether an error answer waits for the last of them
+  // (a refused store is answered once its whole value has been read, as memcached does, so a
+  // client that writes the value before reading stays in step).
   size_t pending_bytes_ = 0;
+  bool answer_after_swallow_ = false;
+  protocol::binary::Header swallow_header_;
+  protocol::binary::Status swallow_status_ = protocol::binary::Status::kSuccess;
 };
 
 }  // namespace memshield::engine

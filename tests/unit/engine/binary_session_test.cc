@@ -205,11 +205,32 @@ TEST_F(BinarySessionTest, TooLargeIsSwallowedWithoutAllocating) {
   p += set_extras(0, 0) + "k" + std::string(5000, 'x');
   bool closed = false;
   auto r = run(p, 700, &closed);
-  ASSERT_EQ(r.size(), 1u);
-  EXPECT_EQ(r[0].status, 3);
-  EXPECT_EQ(r[0].value, "Too large.");
+  EXPECT_EQ(r.size(), 0u);  // answered only once all 4 GB have been read, as memcached does
   EXPECT_FALSE(closed);
   EXPECT_EQ(store_->stats().curr_items, 0u);
+}
+
+// memcached 1.6.18 reads a refused value to its end before answering "Too large.", so a client
+// that writes the whole request before reading (PHP's memcache) stays in step.
+TEST_F(BinarySessionTest, TooLargeAnsweredAfterTheWholeValueThenInStep) {
+  const std::string big((1u << 20) + 100, 'x');  // over the default -I 1m
+  std::string set = req(bin::op::kSet, "big", set_extras(0, 0), big, 0, 77);
+  OutBuffer out;
+  BinarySession s(ctx_, stats_, 3);
+  std::string_view in(set);
+  const size_t cut = in.size() - 1;
+  EXPECT_FALSE(feed_in_chunks(s, in.substr(0, cut), 4096, out));
+  EXPECT_EQ(out.size(), 0u) << "answered before the value was read";
+  EXPECT_FALSE(feed_in_chunks(s, std::string(in.substr(cut)) + req(bin::op::kGet, "big", "", "", 0, 78) +
+                                     req(bin::op::kNoop), SIZE_MAX, out));
+  auto r = parse(out.to_string());
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].opaque, 77u);
+  EXPECT_EQ(r[0].status, 3);
+  EXPECT_EQ(r[0].value, "Too large.");
+  EXPECT_EQ(r[1].opaque, 78u);
+  EXPECT_EQ(r[1].status, 1);
+  EXPECT_EQ(r[2].opcode, bin::op::kNoop);
 }
 
 TEST_F(BinarySessionTest, LyingLengthsCloseTheConnection) {
