@@ -315,10 +315,16 @@ void BinarySession::begin_store(const Header& h, std::string_view extras, std::s
       bin::write_status(out, h.opcode, h.opaque, s);
       return;
     }
-    // Answered once the value has been read and discarded (never allocated).
-    swallow_header_ = h;
-    swallow_status_ = s;
-    answer_after_swallow_ = true;
+    // Answered once the value has been read and discarded (never allocated), as memcached does;
+    // a length of 2 GiB or more memcached answers at once (its length went negative), and so
+    // do we, but we still discard the value rather than run its bytes as requests.
+    if (vlen > 0x7fffffffu) {
+      bin::write_status(out, h.opcode, h.opaque, s);
+    } else {
+      swallow_header_ = h;
+      swallow_status_ = s;
+      answer_after_swallow_ = true;
+    }
     pending_bytes_ = vlen;
     state_ = State::kSwallow;
     return;

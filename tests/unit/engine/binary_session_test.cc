@@ -205,7 +205,11 @@ TEST_F(BinarySessionTest, TooLargeIsSwallowedWithoutAllocating) {
   p += set_extras(0, 0) + "k" + std::string(5000, 'x');
   bool closed = false;
   auto r = run(p, 700, &closed);
-  EXPECT_EQ(r.size(), 0u);  // answered only once all 4 GB have been read, as memcached does
+  // 4 GB announced: memcached answers at once (its length turns negative); the value is still
+  // discarded, not run as requests.
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].status, 3);
+  EXPECT_EQ(r[0].value, "Too large.");
   EXPECT_FALSE(closed);
   EXPECT_EQ(store_->stats().curr_items, 0u);
 }
