@@ -9,6 +9,7 @@
 #include "common/itoa.h"
 #include "common/log.h"
 #include "engine/binary_stats.h"
+#include "engine/sasl_plain.h"
 #include "protocol/binary/response.h"
 
 namespace memshield::engine {
@@ -454,37 +455,46 @@ void BinarySession::do_delta(const Header& h, std::string_view extras, std::stri
   }
 }
 
+// memcached 1.6.18 (observed): a mechanism name longer than 32 bytes, or none, is "Invalid
+// arguments" and not counted; every other AUTH/STEP counts in auth_cmds, and a failure in
+// auth_errors and ends any earlier authentication on the connection.
 void BinarySession::do_sasl(const Header& h, std::string_view mech, std::string_view data,
                             OutBuffer& out) {
   if (h.opcode == bin::op::kSaslListMechs) {
+    const std::string mechs = ctx_.hooks->sasl_mechanisms();
     bin::ResponseParts parts;
-    parts.value = "PLAIN";
+    parts.value = mechs;
     bin::write_response(out, h.opcode, h.opaque, Status::kSuccess, parts);
     return;
   }
-  stats_.auth_cmds.add();
-  bool ok = false;
-  if (h.opcode == bin::op::kSaslAuth && mech == "PLAIN") {
-    // PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd; authzid empty or the user itself.
-    size_t a = data.find('\0');
-    size_t b = a == std::string_view::npos ? a : data.find('\0', a + 1);
-    if (b != std::string_view::npos) {
-      std::string_view authzid = data.substr(0, a);
-      std::string_view user = data.substr(a + 1, b - a - 1);
-      std::string_view password = data.substr(b + 1);
-      ok = !user.empty() && (authzid.empty() || authzid == user) &&
-           ctx_.hooks->check_password(user, password);
-    }
-  }
-  if (!ok) {
-    stats_.auth_errors.add();
-    bin::write_status(out, h.opcode, h.opaque, Status::kAuthError);
+  constexpr size_t kMaxMechLength = 32;
+  if (mech.empty() || mech.size() > kMaxMechLength) {
+    bin::write_status(out, h.opcode, h.opaque, Status::kInvalidArguments);
     return;
   }
-  authenticated_ = true;
+  stats_.auth_cmds.add();
+  if (!sasl_) sasl_ = ctx_.hooks->new_sasl_session();
+  if (!sasl_) sasl_ = std::make_unique<PlainPasswordSession>(*ctx_.hooks);
+  std::string challenge;
+  SaslSession::Outcome r = h.opcode == bin::op::kSaslAuth ? sasl_->start(mech, data, &challenge)
+                                                          : sasl_->step(data, &challenge);
   bin::ResponseParts parts;
-  parts.value = "Authenticated";
-  bin::write_response(out, h.opcode, h.opaque, Status::kSuccess, parts);
+  switch (r) {
+    case SaslSession::Outcome::kOk:
+      authenticated_ = true;
+      parts.value = "Authenticated";
+      bin::write_response(out, h.opcode, h.opaque, Status::kSuccess, parts);
+      return;
+    case SaslSession::Outcome::kContinue:
+      parts.value = challenge;
+      bin::write_response(out, h.opcode, h.opaque, Status::kAuthContinue, parts);
+      return;
+    case SaslSession::Outcome::kFail:
+      authenticated_ = false;
+      stats_.auth_errors.add();
+      bin::write_status(out, h.opcode, h.opaque, Status::kAuthError);
+      return;
+  }
 }
 
 }  // namespace memshield::engine

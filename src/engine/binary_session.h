@@ -6,10 +6,12 @@
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <memory>
 #include <string_view>
 
 #include "common/out_buffer.h"
 #include "engine/context.h"
+#include "engine/sasl_session.h"
 #include "engine/text_session.h"
 #include "engine/thread_stats.h"
 #include "protocol/binary/header.h"
@@ -53,6 +55,7 @@ class BinarySession {
   const int id_;
   State state_ = State::kHeader;
   bool authenticated_ = false;
+  std::unique_ptr<SaslSession> sasl_;  // created at the first SASL_AUTH/STEP
 
   // kValue: the request being stored and the item being filled.
   protocol::binary::Header store_header_;

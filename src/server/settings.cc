@@ -520,6 +520,7 @@ std::optional<std::string> Parser::apply(char flag, const char* raw) {
       return std::nullopt;
     }
     case 'B':
+      s_->protocol_given = true;
       if (v == "auto") {
         s_->protocol = BindingProtocol::kAuto;
       } else if (v == "ascii") {
@@ -826,7 +827,9 @@ std::optional<std::string> Parser::check_combination() const {
   if (s_->item_size_max > s_->memory_limit_mb * 1024 * 1024 / 2) {
     return std::string("Cannot set item size limit higher than 1/2 of memory max.");
   }
-  if (s_->sasl && s_->protocol == BindingProtocol::kAscii) {
+  // memcached: -S with an explicit -B other than binary (auto included) is refused.
+  if (s_->sasl && (s_->protocol == BindingProtocol::kAscii ||
+                   (s_->protocol_given && s_->protocol == BindingProtocol::kAuto))) {
     return std::string("ERROR: You cannot allow the ASCII protocol while using SASL.");
   }
   if (!s_->auth_file.empty() && s_->protocol == BindingProtocol::kBinary) {

@@ -139,7 +139,7 @@ Shape shape_of(uint8_t opcode) {
       return {0, -1, false, true, false};
     case op::kSaslAuth:
     case op::kSaslStep:
-      return {0, -1, true, false, true};
+      return {0, -1, false, false, true};  // the mechanism's length is the session's check
     default:  // quit, noop, version
       return {0, -1, false, true, false};
   }
