@@ -1,7 +1,9 @@
 // See sasl_cyrus.h.
 #include "security/sasl_cyrus.h"
 
+#include <netdb.h>
 #include <sasl/sasl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -55,6 +57,30 @@ const sasl_callback_t kCallbacks[] = {
     {SASL_CB_LIST_END, nullptr, nullptr},
 };
 
+// The server's fully qualified name, which libsasl2 would otherwise look up (uname, then the
+// resolver: /etc/hosts, perhaps DNS) for every new connection: found once here, before the
+// sandbox, the way libsasl2 finds it (the host name's canonical name, else the host name). It is
+// also the default realm, as saslpasswd2 without -u uses it.
+std::string& server_fqdn() {
+  static std::string fqdn;
+  return fqdn;
+}
+
+void find_server_fqdn() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0) return;
+  server_fqdn() = host;
+  addrinfo hints{};
+  hints.ai_flags = AI_CANONNAME;
+  addrinfo* res = nullptr;
+  if (getaddrinfo(host, nullptr, &hints, &res) == 0) {
+    if (res != nullptr && res->ai_canonname != nullptr) server_fqdn() = res->ai_canonname;
+    freeaddrinfo(res);
+  }
+}
+
+const char* fqdn_or_null() { return server_fqdn().empty() ? nullptr : server_fqdn().c_str(); }
+
 }  // namespace
 
 bool cyrus_sasl_init(std::string* error) {
@@ -63,12 +89,13 @@ bool cyrus_sasl_init(std::string* error) {
     *error = sasl_errstring(rc, nullptr, nullptr);
     return false;
   }
+  find_server_fqdn();
   return true;
 }
 
 std::string cyrus_sasl_mechanisms() {
   sasl_conn_t* conn = nullptr;
-  if (sasl_server_new(kAppName, nullptr, nullptr, nullptr, nullptr, nullptr, 0, &conn) !=
+  if (sasl_server_new(kAppName, fqdn_or_null(), nullptr, nullptr, nullptr, nullptr, 0, &conn) !=
       SASL_OK) {
     return "";
   }
@@ -89,7 +116,7 @@ CyrusConversation::~CyrusConversation() {
 
 bool CyrusConversation::ensure_conn() {
   if (conn_ != nullptr) return true;
-  return sasl_server_new(kAppName, nullptr, nullptr, nullptr, nullptr, nullptr, 0, &conn_) ==
+  return sasl_server_new(kAppName, fqdn_or_null(), nullptr, nullptr, nullptr, nullptr, 0, &conn_) ==
          SASL_OK;
 }
 
