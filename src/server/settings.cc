@@ -906,9 +906,10 @@ std::string usage_text() {
 -B, --protocol=<name>     ascii, binary or auto (default: auto-negotiate)
 -I, --max-item-size=<num> largest item, in bytes with an optional k or m suffix
                           (default: 1m, min: 1k, max: 1024m)
--S, --enable-sasl         binary-protocol SASL PLAIN authentication against the
-                          user:password file named by $MEMCACHED_SASL_PWDB or
-                          --sasl-pwdb (text protocol refused)
+-S, --enable-sasl         binary-protocol SASL authentication (text protocol
+                          refused): Cyrus SASL configured by memcached.conf in
+                          $SASL_CONF_PATH, or PLAIN against the user:password file
+                          named by --sasl-pwdb or $MEMCACHED_SASL_PWDB
 -F, --disable-flush-all   turn the flush_all command off
 -X, --disable-dumping     turn stats cachedump and lru_crawler metadump off
 -W, --disable-watch       turn the watch command (live logging) off
@@ -977,7 +978,8 @@ memshield's own options (long form only):
 --metrics=[<addr>:]<port> serve Prometheus metrics over HTTP at /metrics; <addr> is
                           an IP literal, IPv6 in brackets (default: off; 127.0.0.1
                           when only a port is given)
---sasl-pwdb=<file>        with -S: the user:password file (default: $MEMCACHED_SASL_PWDB)
+--sasl-pwdb=<file>        with -S: PLAIN against this user:password file instead of
+                          Cyrus SASL (default: $MEMCACHED_SASL_PWDB)
 --seccomp                 the same as -o drop_privileges
 )";
   return t;
