@@ -7,12 +7,12 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 
-build_pkgs=(g++ cmake make pkg-config libxxhash-dev libssl-dev libseccomp-dev)
+build_pkgs=(g++ cmake make pkg-config libxxhash-dev libssl-dev libseccomp-dev libsasl2-dev)
 test_pkgs=(libgtest-dev libbenchmark-dev memcached python3 python3-pytest python3-pymemcache
            python3-pylibmc libmemcached-tools iproute2 procps openssl
            libcache-memcached-fast-perl ruby ruby-dalli php-cli php-memcached nutcracker
            libclang-rt-14-dev sasl2-bin libsasl2-modules libsasl2-modules-db
-           perl libio-socket-ssl-perl util-linux)
+           perl libio-socket-ssl-perl util-linux python3-binary-memcached)
 # Node.js: Debian's nodejs and npm, unless a node with its own npm is already installed (the
 # NodeSource nodejs package bundles npm and conflicts with Debian's npm package).
 command -v npm >/dev/null 2>&1 || test_pkgs+=(nodejs npm)

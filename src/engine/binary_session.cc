@@ -8,6 +8,8 @@
 
 #include "common/itoa.h"
 #include "common/log.h"
+#include "engine/binary_stats.h"
+#include "engine/sasl_plain.h"
 #include "protocol/binary/response.h"
 
 namespace memshield::engine {
@@ -89,6 +91,11 @@ BinarySession::Result BinarySession::process(std::string_view in, OutBuffer& out
         if (pending_bytes_ == 0) {
           state_ = State::kHeader;
           res.progress = true;
+          if (answer_after_swallow_) {
+            answer_after_swallow_ = false;
+            bin::write_status(out, swallow_header_.opcode, swallow_header_.opaque,
+                              swallow_status_);
+          }
         }
         break;
       }
@@ -226,7 +233,7 @@ void BinarySession::execute(const Header& h, std::string_view body, OutBuffer& o
       break;
     }
     case bin::op::kStat:
-      do_stat(h, key, out);
+      answer_stat(*ctx_.hooks, h, key, out);
       break;
     case bin::op::kSaslListMechs:
     case bin::op::kSaslAuth:
@@ -305,9 +312,22 @@ void BinarySession::begin_store(const Header& h, std::string_view extras, std::s
     }
     // As memcached: a failed set drops the old value rather than leave it readable.
     if (mode_of(h.opcode) == store::Mode::kSet) store.remove(key);
-    bin::write_status(out, h.opcode, h.opaque, s);
+    if (vlen == 0) {
+      bin::write_status(out, h.opcode, h.opaque, s);
+      return;
+    }
+    // Answered once the value has been read and discarded (never allocated), as memcached does;
+    // a length of 2 GiB or more memcached answers at once (its length went negative), and so
+    // do we, but we still discard the value rather than run its bytes as requests.
+    if (vlen > 0x7fffffffu) {
+      bin::write_status(out, h.opcode, h.opaque, s);
+    } else {
+      swallow_header_ = h;
+      swallow_status_ = s;
+      answer_after_swallow_ = true;
+    }
     pending_bytes_ = vlen;
-    state_ = vlen > 0 ? State::kSwallow : State::kHeader;
+    state_ = State::kSwallow;
     return;
   }
   store_header_ = h;
@@ -435,68 +455,46 @@ void BinarySession::do_delta(const Header& h, std::string_view extras, std::stri
   }
 }
 
-// Stats come from the server's text answer ("STAT name value" lines), one packet per line and
-// an empty packet at the end, so both protocols report the very same numbers.
-void BinarySession::do_stat(const Header& h, std::string_view key, OutBuffer& out) {
-  OutBuffer text;
-  ctx_.hooks->stats(key, text);
-  std::string all = text.to_string();
-  std::string_view rest(all);
-  bin::ResponseParts parts;
-  bool ok = false;
-  while (!rest.empty()) {
-    size_t eol = rest.find("\r\n");
-    std::string_view line = rest.substr(0, eol);
-    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
-    if (line == "END" || line == "RESET") {
-      ok = true;
-      break;
-    }
-    if (line.substr(0, 5) != "STAT ") break;
-    line.remove_prefix(5);
-    size_t sp = line.find(' ');
-    parts.key = line.substr(0, sp);
-    parts.value = sp == std::string_view::npos ? std::string_view() : line.substr(sp + 1);
-    bin::write_response(out, h.opcode, h.opaque, Status::kSuccess, parts);
-  }
-  if (!ok) {
-    bin::write_status(out, h.opcode, h.opaque, Status::kKeyNotFound);
-    return;
-  }
-  bin::write_response(out, h.opcode, h.opaque, Status::kSuccess, bin::ResponseParts());
-}
-
+// memcached 1.6.18 (observed): a mechanism name longer than 32 bytes, or none, is "Invalid
+// arguments" and not counted; every other AUTH/STEP counts in auth_cmds, and a failure in
+// auth_errors and ends any earlier authentication on the connection.
 void BinarySession::do_sasl(const Header& h, std::string_view mech, std::string_view data,
                             OutBuffer& out) {
   if (h.opcode == bin::op::kSaslListMechs) {
+    const std::string mechs = ctx_.hooks->sasl_mechanisms();
     bin::ResponseParts parts;
-    parts.value = "PLAIN";
+    parts.value = mechs;
     bin::write_response(out, h.opcode, h.opaque, Status::kSuccess, parts);
     return;
   }
-  stats_.auth_cmds.add();
-  bool ok = false;
-  if (h.opcode == bin::op::kSaslAuth && mech == "PLAIN") {
-    // PLAIN (RFC 4616): [authzid] NUL authcid NUL passwd; authzid empty or the user itself.
-    size_t a = data.find('\0');
-    size_t b = a == std::string_view::npos ? a : data.find('\0', a + 1);
-    if (b != std::string_view::npos) {
-      std::string_view authzid = data.substr(0, a);
-      std::string_view user = data.substr(a + 1, b - a - 1);
-      std::string_view password = data.substr(b + 1);
-      ok = !user.empty() && (authzid.empty() || authzid == user) &&
-           ctx_.hooks->check_password(user, password);
-    }
-  }
-  if (!ok) {
-    stats_.auth_errors.add();
-    bin::write_status(out, h.opcode, h.opaque, Status::kAuthError);
+  constexpr size_t kMaxMechLength = 32;
+  if (mech.empty() || mech.size() > kMaxMechLength) {
+    bin::write_status(out, h.opcode, h.opaque, Status::kInvalidArguments);
     return;
   }
-  authenticated_ = true;
+  stats_.auth_cmds.add();
+  if (!sasl_) sasl_ = ctx_.hooks->new_sasl_session();
+  if (!sasl_) sasl_ = std::make_unique<PlainPasswordSession>(*ctx_.hooks);
+  std::string challenge;
+  SaslSession::Outcome r = h.opcode == bin::op::kSaslAuth ? sasl_->start(mech, data, &challenge)
+                                                          : sasl_->step(data, &challenge);
   bin::ResponseParts parts;
-  parts.value = "Authenticated";
-  bin::write_response(out, h.opcode, h.opaque, Status::kSuccess, parts);
+  switch (r) {
+    case SaslSession::Outcome::kOk:
+      authenticated_ = true;
+      parts.value = "Authenticated";
+      bin::write_response(out, h.opcode, h.opaque, Status::kSuccess, parts);
+      return;
+    case SaslSession::Outcome::kContinue:
+      parts.value = challenge;
+      bin::write_response(out, h.opcode, h.opaque, Status::kAuthContinue, parts);
+      return;
+    case SaslSession::Outcome::kFail:
+      authenticated_ = false;
+      stats_.auth_errors.add();
+      bin::write_status(out, h.opcode, h.opaque, Status::kAuthError);
+      return;
+  }
 }
 
 }  // namespace memshield::engine

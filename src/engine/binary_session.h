@@ -6,10 +6,12 @@
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <memory>
 #include <string_view>
 
 #include "common/out_buffer.h"
 #include "engine/context.h"
+#include "engine/sasl_session.h"
 #include "engine/text_session.h"
 #include "engine/thread_stats.h"
 #include "protocol/binary/header.h"
@@ -42,7 +44,6 @@ class BinarySession {
   void do_delete(const protocol::binary::Header& h, std::string_view key, OutBuffer& out);
   void do_delta(const protocol::binary::Header& h, std::string_view extras, std::string_view key,
                 OutBuffer& out);
-  void do_stat(const protocol::binary::Header& h, std::string_view key, OutBuffer& out);
   void do_sasl(const protocol::binary::Header& h, std::string_view key, std::string_view value,
                OutBuffer& out);
   // Answers with an error/status body unless the request is quiet and the status is success.
@@ -54,13 +55,19 @@ class BinarySession {
   const int id_;
   State state_ = State::kHeader;
   bool authenticated_ = false;
+  std::unique_ptr<SaslSession> sasl_;  // created at the first SASL_AUTH/STEP
 
   // kValue: the request being stored and the item being filled.
   protocol::binary::Header store_header_;
   store::NewItem item_;
   size_t value_filled_ = 0;
-  // kSwallow: bytes left to discard.
+  // kSwallow: bytes left to discard, and whether an error answer waits for the last of them
+  // (a refused store is answered once its whole value has been read, as memcached does, so a
+  // client that writes the value before reading stays in step).
   size_t pending_bytes_ = 0;
+  bool answer_after_swallow_ = false;
+  protocol::binary::Header swallow_header_;
+  protocol::binary::Status swallow_status_ = protocol::binary::Status::kSuccess;
 };
 
 }  // namespace memshield::engine

@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -11,6 +12,7 @@
 #include "common/out_buffer.h"
 #include "engine/ascii_auth.h"
 #include "engine/prefix_stats.h"
+#include "engine/sasl_session.h"
 #include "store/store.h"
 
 namespace memshield::engine {
@@ -27,6 +29,10 @@ class Hooks {
   virtual void shield(std::string_view args, const sockaddr_storage* peer, OutBuffer& out) = 0;
   // -S: whether the binary protocol's SASL PLAIN credentials are valid. Default: nobody's are.
   virtual bool check_password(std::string_view user, std::string_view password) { return false; }
+  // -S: a new connection's SASL conversation; null means PLAIN through check_password().
+  virtual std::unique_ptr<SaslSession> new_sasl_session() { return nullptr; }
+  // -S: the answer to SASL_LIST_MECHS (space separated).
+  virtual std::string sasl_mechanisms() { return "PLAIN"; }
   // `refresh_certs`: reloads the TLS certificates. False with the line to answer (no CRLF).
   virtual bool refresh_certs(std::string* error) {
     *error = "Error TLS not enabled";

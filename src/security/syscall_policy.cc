@@ -70,6 +70,13 @@ std::vector<SyscallRule> server_syscall_policy(const SyscallPolicyOptions& optio
   if (options.notify_socket) {
     rules.push_back({"socket", SyscallArgCheck{0, 0xffffffffu, AF_UNIX}});
   }
+  // Cyrus SASL's sasldb plugin opens the database read-only for every lookup (openat above),
+  // marks it close-on-exec and reads its pages with pread64.
+  if (options.cyrus_sasl) {
+    rules.push_back({"pread64", std::nullopt});
+    rules.push_back({"fcntl", SyscallArgCheck{1, 0xffffffffu, F_GETFD}});
+    rules.push_back({"fcntl", SyscallArgCheck{1, 0xffffffffu, F_SETFD}});
+  }
   if (options.sanitizer_runtime) {
     for (const char* name : kSanitizer) rules.push_back({name, std::nullopt});
   }

@@ -28,6 +28,7 @@ struct SyscallPolicyOptions {
   bool notify_socket = false;    // $NOTIFY_SOCKET: sd_notify("STOPPING=1") at shutdown
   bool sanitizer_runtime = false;  // ASan/LSan builds: the leak checker's calls at exit
   uint32_t self_pid = 0;         // kill/tgkill allowed on this process only (0: not at all)
+  bool cyrus_sasl = false;       // -S with Cyrus SASL: its sasldb lookups read the database
 };
 
 // The allow-list; everything else is refused (the server kills the process on a refused call).

@@ -28,8 +28,8 @@
 #include "server/metrics_format.h"
 #include "server/metrics_http.h"
 #include "server/sandbox.h"
+#include "server/sasl_auth.h"
 #include "server/sd_notify.h"
-#include "security/sasl_pwdb.h"
 #include "server/auth_table.h"
 #include "server/shield.h"
 #include "server/source_limit.h"
@@ -148,8 +148,10 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   }
   void shield(std::string_view args, const sockaddr_storage* peer, OutBuffer& out) override;
   bool check_password(std::string_view user, std::string_view password) override {
-    return pwdb_.check(user, password);
+    return sasl_.check_password(user, password);
   }
+  std::unique_ptr<engine::SaslSession> new_sasl_session() override { return sasl_.new_session(); }
+  std::string sasl_mechanisms() override { return sasl_.mechanisms(); }
   bool refresh_certs(std::string* error) override;
   void shutdown(bool graceful) override {
     MS_INFO("shutdown requested by a client%s", graceful ? " (graceful)" : "");
@@ -183,7 +185,7 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   std::unique_ptr<Shield> shield_;
   SourceLimit per_source_{settings_.max_conns_per_source};
   AuthTable ascii_auth_;  // -Y
-  security::PasswordDb pwdb_;  // -S
+  SaslAuth sasl_;  // -S
   std::unique_ptr<UdpService> udp_;
   std::unique_ptr<TlsService> tls_;  // -Z
   Clock clock_;
@@ -479,6 +481,7 @@ bool Server::install_syscall_filter() {
   po.notify_socket = notify != nullptr && notify[0] != '\0';
   po.self_pid = static_cast<uint32_t>(getpid());
   po.sanitizer_runtime = kSanitizerBuild;
+  po.cyrus_sasl = settings_.sasl && sasl_.uses_cyrus();
   std::string error;
   if (!install_seccomp(security::server_syscall_policy(po), &error)) {
     fprintf(stderr, "failed to install the seccomp filter: %s\n", error.c_str());
@@ -547,14 +550,18 @@ int Server::run() {
   }
   shield_ = std::make_unique<Shield>(settings_, rules);
   if (settings_.sasl) {
-    // memcached's plain password database: $MEMCACHED_SASL_PWDB (or memshield's --sasl-pwdb).
+    // A password file ($MEMCACHED_SASL_PWDB or memshield's --sasl-pwdb) as memcached's
+    // --enable-sasl-pwdb build; without one, Cyrus SASL as Debian's memcached (sasl_auth.h).
+    // Before any thread and before the sandbox: libsasl2 loads its plugins here.
     const char* env = getenv("MEMCACHED_SASL_PWDB");
     std::string path = !settings_.sasl_pwdb.empty() ? settings_.sasl_pwdb : env ? env : "";
-    std::string error = "-S needs a user:password file: set MEMCACHED_SASL_PWDB or --sasl-pwdb";
-    if (path.empty() || !pwdb_.load(path, &error)) {
+    std::string error;
+    if (!sasl_.init(path, &error)) {
       fprintf(stderr, "Error initializing sasl: %s\n", error.c_str());
       return 71;
     }
+    MS_LOG(1, "SASL: %s (mechanisms: %s)", sasl_.uses_cyrus() ? "Cyrus SASL" : path.c_str(),
+           sasl_.mechanisms().c_str());
   }
   if (!settings_.auth_file.empty()) {
     if (!load_auth_file(nullptr)) return 1;  // memcached exits 1 when it cannot read -Y

@@ -527,6 +527,7 @@ std::optional<std::string> Parser::apply(char flag, const char* raw) {
       return std::nullopt;
     }
     case 'B':
+      s_->protocol_given = true;
       if (v == "auto") {
         s_->protocol = BindingProtocol::kAuto;
       } else if (v == "ascii") {
@@ -867,7 +868,9 @@ std::optional<std::string> Parser::check_combination() const {
   if (s_->item_size_max > s_->memory_limit_mb * 1024 * 1024 / 2) {
     return std::string("Cannot set item size limit higher than 1/2 of memory max.");
   }
-  if (s_->sasl && s_->protocol == BindingProtocol::kAscii) {
+  // memcached: -S with an explicit -B other than binary (auto included) is refused.
+  if (s_->sasl && (s_->protocol == BindingProtocol::kAscii ||
+                   (s_->protocol_given && s_->protocol == BindingProtocol::kAuto))) {
     return std::string("ERROR: You cannot allow the ASCII protocol while using SASL.");
   }
   if (!s_->auth_file.empty() && s_->protocol == BindingProtocol::kBinary) {
@@ -947,9 +950,10 @@ std::string usage_text() {
 -B, --protocol=<name>     ascii, binary or auto (default: auto-negotiate)
 -I, --max-item-size=<num> largest item, in bytes with an optional k or m suffix
                           (default: 1m, min: 1k, max: 1024m)
--S, --enable-sasl         binary-protocol SASL PLAIN authentication against the
-                          user:password file named by $MEMCACHED_SASL_PWDB or
-                          --sasl-pwdb (text protocol refused)
+-S, --enable-sasl         binary-protocol SASL authentication (text protocol
+                          refused): Cyrus SASL configured by memcached.conf in
+                          $SASL_CONF_PATH, or PLAIN against the user:password file
+                          named by --sasl-pwdb or $MEMCACHED_SASL_PWDB
 -F, --disable-flush-all   turn the flush_all command off
 -X, --disable-dumping     turn stats cachedump and lru_crawler metadump off
 -W, --disable-watch       turn the watch command (live logging) off
@@ -1018,7 +1022,8 @@ memshield's own options (long form only):
 --metrics=[<addr>:]<port> serve Prometheus metrics over HTTP at /metrics; <addr> is
                           an IP literal, IPv6 in brackets (default: off; 127.0.0.1
                           when only a port is given)
---sasl-pwdb=<file>        with -S: the user:password file (default: $MEMCACHED_SASL_PWDB)
+--sasl-pwdb=<file>        with -S: PLAIN against this user:password file instead of
+                          Cyrus SASL (default: $MEMCACHED_SASL_PWDB)
 --seccomp                 the same as -o drop_privileges
 )";
   return t;

@@ -25,6 +25,7 @@ struct Settings {
   int threads = 0;                   // -t; 0 = number of cores
   int reqs_per_event = 20;           // -R
   BindingProtocol protocol = BindingProtocol::kAuto;  // -B
+  bool protocol_given = false;  // -B was on the command line (-S refuses an explicit auto)
 
   // Memory and items
   size_t memory_limit_mb = 64;       // -m

@@ -15,6 +15,8 @@
 #include "protocol/text/parser.h"
 #include "protocol/udp_frame/cookie_block.h"
 #include "protocol/udp_frame/udp_frame.h"
+#include "server/udp_binary.h"
+#include "server/udp_verdict.h"
 
 namespace memshield::server {
 namespace {
@@ -36,8 +38,6 @@ int source_port(const sockaddr_storage& sa) {
   if (sa.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6&>(sa).sin6_port);
   return 0;
 }
-
-enum class Verdict { kServe, kNotARequest, kAdmin, kWrite };
 
 bool is_write(Cmd c) {
   return protocol::text::is_storage(c) || c == Cmd::kDelete || c == Cmd::kIncr ||
@@ -203,8 +203,19 @@ void UdpService::on_datagram(const sockaddr_storage& from, std::string_view data
   // already, and must not pay for answers to forgeries in the same address's name.
   if (!proven && !tcp_ok) shield_.budget.on_received(src, data.size(), now);
 
+  // Binary requests follow text's rules (no admin, writes only when proven, whole answers only
+  // within the budget); an unproven source's get cannot be multiplied past the budget either.
+  // With -S a datagram cannot authenticate, so binary is never answered.
+  const bool binary = is_binary_payload(text);
+  if (binary && ctx_.options.require_auth) {
+    ShieldStats::add(st.udp_dropped_admin);
+    return;
+  }
   std::string rewritten;
-  switch (classify(text, proven, !proven && !tcp_ok, &rewritten)) {
+  std::vector<std::string_view> packets;
+  const Verdict verdict = binary ? classify_binary(text, proven, &packets)
+                                 : classify(text, proven, !proven && !tcp_ok, &rewritten);
+  switch (verdict) {
     case Verdict::kNotARequest:
       ShieldStats::add(st.udp_dropped_not_a_request);
       return;
@@ -226,11 +237,22 @@ void UdpService::on_datagram(const sockaddr_storage& from, std::string_view data
                              : st.udp_requests_unvalidated);
 
   // Computed whole before anything is sent: all or nothing.
-  OutBuffer out;
-  engine::TextSession session(ctx_, *thread_stats_[worker], -1);
-  session.process(text, out, SIZE_MAX);
-  std::string response = out.to_string();
-  const size_t framed = udp::framed_size(response.size());
+  std::string response;
+  std::vector<std::string> binary_datagrams;
+  size_t framed = 0;
+  if (binary) {
+    if (!run_binary(ctx_, *thread_stats_[worker], h.request_id, packets, &binary_datagrams,
+                    &framed)) {
+      return;
+    }
+    if (binary_datagrams.empty()) return;  // only quiet requests: nothing to say
+  } else {
+    OutBuffer out;
+    engine::TextSession session(ctx_, *thread_stats_[worker], -1);
+    session.process(text, out, SIZE_MAX);
+    response = out.to_string();
+    framed = udp::framed_size(response.size());
+  }
 
   bool send = false;
   if (proven) {
@@ -253,7 +275,7 @@ void UdpService::on_datagram(const sockaddr_storage& from, std::string_view data
     // as large as the notice, and within the budget, so small requests leave their credit for
     // answers.
     size_t notice = udp::kHeaderSize + kBudgetNotice.size();
-    if (!tcp_ok && notice <= data.size() && shield_.budget.try_spend(src, notice, now) &&
+    if (!binary && !tcp_ok && notice <= data.size() && shield_.budget.try_spend(src, notice, now) &&
         shield_.egress.allow_bytes(notice, now)) {
       udp::frame_response(h.request_id, kBudgetNotice, replies);
       ShieldStats::add(st.udp_refusal_notices);
@@ -261,7 +283,11 @@ void UdpService::on_datagram(const sockaddr_storage& from, std::string_view data
     }
     return;
   }
-  if (!udp::frame_response(h.request_id, response, replies)) return;
+  if (binary) {
+    for (std::string& d : binary_datagrams) replies->push_back(std::move(d));
+  } else if (!udp::frame_response(h.request_id, response, replies)) {
+    return;
+  }
   ShieldStats::add(st.udp_bytes_sent, framed);
 }
 

@@ -283,3 +283,56 @@ def test_sasl_plain_login(servers, tmp_path_factory, monkeypatch):
         compare("sasl-login", script, o, c)
         logins += b"Authenticated" in o.data
     assert logins == 2, "memcached's Cyrus SASL login did not succeed"
+
+
+def _answer_in_two_steps(port, first, rest):
+    """Sends `first`, returns what came back within 0.3 s, then sends `rest` and returns what
+    comes back until the server goes quiet: (early, late, closed)."""
+    import socket
+    import time
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        s.sendall(first)
+        s.settimeout(0.3)
+        early = b""
+        try:
+            early = s.recv(65536)
+        except socket.timeout:
+            pass
+        s.sendall(rest)
+        late, closed = b"", False
+        deadline = time.monotonic() + 10
+        s.settimeout(0.3)
+        while time.monotonic() < deadline:
+            try:
+                d = s.recv(65536)
+            except socket.timeout:
+                break
+            if not d:
+                closed = True
+                break
+            late += d
+        return early, late, closed
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("op", [SET, ADD, REPLACE, APPEND, PREPEND, SETQ])
+def test_too_large_value_read_whole_before_answer(servers, op):
+    """memcached 1.6.18 reads a too-large binary value (here 2 MB with -I 1m) to its end before
+    answering "Too large.", and the connection stays in step; memshield used to answer after the
+    first 64 KB, which made PHP's memcache client (binary mode) drop the connection."""
+    p = servers("-I", "1m")
+    extras = b"" if op in (APPEND, PREPEND) else sx(3, 0)
+    big = pkt(op, "toolarge", extras, b"x" * (2 << 20), opaque=0x1234)
+    cut = len(big) - 1000
+    rest = big[cut:] + pkt(GET, "toolarge", opaque=2) + pkt(SET, "after", sx(), b"ok") + \
+        pkt(GETK, "after", opaque=3)
+    got = {}
+    for srv in (p.oracle, p.candidate):
+        got[srv.name] = _answer_in_two_steps(srv.port, big[:cut], rest)
+    mc, ms = got["memcached"], got["memshield"]
+    assert mc[0] == b"", "memcached reference: answered before the value was read"
+    assert ms[0] == b"", f"memshield answered before the whole value was read: {ms[0][:40]!r}"
+    assert normalize(ms[1]) == normalize(mc[1])
+    assert b"Too large." in ms[1] and ms[2] is False and mc[2] is False

@@ -5,7 +5,8 @@
 // bytes never exceed --udp-max-amplification times the bytes of its unproven datagrams (proven
 // ones earn no credit: they must not pay for answers to forgeries); a cookie refresh
 // is never larger than the datagram that asked for it; and such a source never gets an answer
-// to a write or an admin command.
+// to a write or an admin command. Binary requests (answered per request, as memcached does)
+// are held to the same promises.
 //
 // Input: byte 0 = configuration (bits 0-2: amplification factor, 3: trust 10.0.0.0/8, 4:
 // --udp-validate=tcp with one address holding a TCP connection). Then records: a selector byte
@@ -153,6 +154,25 @@ void check_unproven_replies(std::string_view text) {
   }
 }
 
+// Binary answers: whole response packets; to an unproven source only those of reads (get
+// family, noop, version).
+void check_binary_replies(std::string_view out, bool reads_only) {
+  FUZZ_CHECK(!out.empty());
+  while (!out.empty()) {
+    FUZZ_CHECK(out.size() >= 24);
+    const auto* u = reinterpret_cast<const uint8_t*>(out.data());
+    FUZZ_CHECK(u[0] == 0x81);
+    const uint8_t op = u[1];
+    const size_t body = (size_t{u[8]} << 24) | (size_t{u[9]} << 16) | (size_t{u[10]} << 8) | u[11];
+    FUZZ_CHECK(out.size() >= 24 + body);
+    if (reads_only) {
+      FUZZ_CHECK(op == 0x00 || op == 0x09 || op == 0x0a || op == 0x0b || op == 0x0c ||
+                 op == 0x0d);
+    }
+    out.remove_prefix(24 + body);
+  }
+}
+
 struct Account {
   uint64_t received = 0;  // bytes of its datagrams that came without proof
   uint64_t replied = 0;   // reply bytes to its unproven datagrams
@@ -228,17 +248,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::vector<std::string> replies;
     service.on_datagram(from, payload, 0, &replies);
 
+    // Binary requests get one framed message per answered request (as memcached sends them);
+    // text gets a single message.
+    const size_t body_at = udp::kHeaderSize + (cookie_valid ? udp::kCookieBlockSize : 0);
+    const bool binary = payload.size() > body_at && static_cast<uint8_t>(payload[body_at]) == 0x80;
     size_t reply_bytes = 0;
     std::string text;
+    uint16_t message_total = 0;
     for (size_t i = 0; i < replies.size(); ++i) {
       const std::string& r = replies[i];
       FUZZ_CHECK(r.size() >= udp::kHeaderSize && r.size() <= udp::kMaxDatagram);
       udp::FrameHeader rh;
       FUZZ_CHECK(udp::decode_header(r, &rh));
-      FUZZ_CHECK(rh.request_id == h.request_id && rh.sequence == i && rh.total == replies.size());
+      FUZZ_CHECK(rh.request_id == h.request_id);
+      if (binary) {
+        if (rh.sequence == 0) {
+          FUZZ_CHECK(i == 0 || message_total == 0);  // the previous message was complete
+          message_total = rh.total;
+        }
+        FUZZ_CHECK(rh.total == message_total && rh.sequence < rh.total);
+        if (rh.sequence + 1 == rh.total) message_total = 0;
+      } else {
+        FUZZ_CHECK(rh.sequence == i && rh.total == replies.size());
+      }
       text.append(r, udp::kHeaderSize, std::string::npos);
       reply_bytes += r.size();
     }
+    FUZZ_CHECK(message_total == 0);
     Account& a = accounts[src];
     if (!cookie_valid && !trusted && !tcp_peer) a.received += payload.size();
     if (trace) {
@@ -263,11 +299,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       continue;
     }
     FUZZ_CHECK(h.reserved == 0 || cookie_valid);
-    if (cookie_valid || trusted) {
+    if (binary) {
+      check_binary_replies(text, /*reads_only=*/!cookie_valid && !trusted);
+    } else if (cookie_valid || trusted) {
       fuzz::check_replies(text);
       continue;
+    } else {
+      check_unproven_replies(text);
     }
-    check_unproven_replies(text);
+    if (cookie_valid || trusted) continue;
     if (tcp_peer) continue;  // --udp-validate=tcp: bounded by the byte rate, not the budget
     a.replied += reply_bytes;
     FUZZ_CHECK(static_cast<double>(a.replied) <= factor * static_cast<double>(a.received) + 1e-6);

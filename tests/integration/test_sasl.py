@@ -2,7 +2,8 @@
 format, here given with --sasl-pwdb). Raw packets check what works before authentication and
 that text is refused; memjs (npm) runs the whole client scenario with credentials.
 
-memshield only: Debian's memcached uses Cyrus SASL and ignores a plain password file."""
+memshield only: Debian's memcached uses Cyrus SASL and ignores a plain password file; without
+one memshield uses Cyrus SASL too (test_sasl_cyrus.py compares it with memcached)."""
 import os
 import shutil
 import struct
@@ -84,13 +85,20 @@ def test_text_protocol_is_refused(sasl_server):
         assert c.is_closed(2)
 
 
-def test_no_password_file_stops_start_up():
-    if os.environ.get("MEMCACHED_SASL_PWDB"):
-        pytest.skip("MEMCACHED_SASL_PWDB is set in this environment")
-    srv = start_server(["-S"], wait=False)
+def test_without_password_file_cyrus_sasl_serves(tmp_path, monkeypatch):
+    """No --sasl-pwdb and no $MEMCACHED_SASL_PWDB: -S uses Cyrus SASL as Debian's memcached
+    does, configured by memcached.conf in $SASL_CONF_PATH (test_sasl_cyrus.py goes further)."""
+    monkeypatch.delenv("MEMCACHED_SASL_PWDB", raising=False)
+    (tmp_path / "memcached.conf").write_text(
+        f"mech_list: plain\nsasldb_path: {tmp_path / 'db.sasldb'}\n")
+    monkeypatch.setenv("SASL_CONF_PATH", str(tmp_path))
+    srv = start_server(["-S"])
     try:
-        assert srv.wait(5) != 0
-        assert "MEMCACHED_SASL_PWDB" in srv.stderr_text()
+        with srv.connect() as c:
+            c.send(pkt(0x20))
+            assert replies(c, 1) == [(0x20, 0, b"PLAIN")]
+            c.send(pkt(0x21, b"PLAIN", value=b"\0alice\0wonder:land"))
+            assert replies(c, 1) == [(0x21, 0x20, b"Auth failure.")]
     finally:
         srv.kill()
 

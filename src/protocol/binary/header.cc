@@ -139,13 +139,49 @@ Shape shape_of(uint8_t opcode) {
       return {0, -1, false, true, false};
     case op::kSaslAuth:
     case op::kSaslStep:
-      return {0, -1, true, false, true};
+      return {0, -1, false, false, true};  // the mechanism's length is the session's check
     default:  // quit, noop, version
       return {0, -1, false, true, false};
   }
 }
 
 }  // namespace
+
+OpClass op_class(uint8_t opcode) {
+  switch (opcode) {
+    case op::kGet:
+    case op::kGetQ:
+    case op::kGetK:
+    case op::kGetKQ:
+    case op::kNoop:
+    case op::kVersion:
+      return OpClass::kRead;
+    case op::kSet:
+    case op::kAdd:
+    case op::kReplace:
+    case op::kDelete:
+    case op::kIncrement:
+    case op::kDecrement:
+    case op::kAppend:
+    case op::kPrepend:
+    case op::kSetQ:
+    case op::kAddQ:
+    case op::kReplaceQ:
+    case op::kDeleteQ:
+    case op::kIncrementQ:
+    case op::kDecrementQ:
+    case op::kAppendQ:
+    case op::kPrependQ:
+    case op::kTouch:
+    case op::kGat:
+    case op::kGatQ:
+    case op::kGatK:
+    case op::kGatKQ:
+      return OpClass::kWrite;
+    default:
+      return OpClass::kAdmin;
+  }
+}
 
 Check check_request(const Header& h, bool sasl) {
   if (h.magic != kRequestMagic) return Check::kBadMagic;

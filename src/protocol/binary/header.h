@@ -76,6 +76,12 @@ bool has_value(uint8_t opcode);
 // Whether the opcode is one this server implements (sasl: SASL opcodes are known only with -S).
 bool known_opcode(uint8_t opcode, bool sasl);
 
+// What a request does, for a guard deciding who may send it (UDP): reads change nothing but
+// touch nothing either; writes change items (touch and gat included); admin affects the whole
+// server or the conversation (stats, flush, quit, verbosity, SASL).
+enum class OpClass : uint8_t { kRead, kWrite, kAdmin };
+OpClass op_class(uint8_t opcode);
+
 // Checks the header. For opcodes without a value, a kOk request's whole body (at most
 // 255 + 65535 bytes) may be buffered; for opcodes with one, only extras + key.
 Check check_request(const Header& h, bool sasl);

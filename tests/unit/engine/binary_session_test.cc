@@ -1,6 +1,7 @@
 // The binary session end to end against a real store: every opcode family, quiet batching,
 // values split across reads, refused packets, SASL.
 #include "engine/binary_session.h"
+#include "engine/binary_stats.h"
 
 #include <gtest/gtest.h>
 
@@ -22,6 +23,12 @@ class FakeHooks : public Hooks {
       out.append("STAT pid 42\r\nSTAT uptime 7\r\nEND\r\n");
     else if (args == "reset")
       out.append("RESET\r\n");
+    else if (args == "detail on" || args == "detail off")
+      out.append("OK\r\n");
+    else if (args == "detail dump")
+      out.append("PREFIX a get 1 hit 1 set 0 del 0\r\nEND\r\n");
+    else if (args == "settings" || args == "items")
+      out.append("STAT " + std::string(args) + " 1\r\nEND\r\n");
     else
       out.append("ERROR\r\n");
   }
@@ -198,11 +205,36 @@ TEST_F(BinarySessionTest, TooLargeIsSwallowedWithoutAllocating) {
   p += set_extras(0, 0) + "k" + std::string(5000, 'x');
   bool closed = false;
   auto r = run(p, 700, &closed);
+  // 4 GB announced: memcached answers at once (its length turns negative); the value is still
+  // discarded, not run as requests.
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].status, 3);
   EXPECT_EQ(r[0].value, "Too large.");
   EXPECT_FALSE(closed);
   EXPECT_EQ(store_->stats().curr_items, 0u);
+}
+
+// memcached 1.6.18 reads a refused value to its end before answering "Too large.", so a client
+// that writes the whole request before reading (PHP's memcache) stays in step.
+TEST_F(BinarySessionTest, TooLargeAnsweredAfterTheWholeValueThenInStep) {
+  const std::string big((1u << 20) + 100, 'x');  // over the default -I 1m
+  std::string set = req(bin::op::kSet, "big", set_extras(0, 0), big, 0, 77);
+  OutBuffer out;
+  BinarySession s(ctx_, stats_, 3);
+  std::string_view in(set);
+  const size_t cut = in.size() - 1;
+  EXPECT_FALSE(feed_in_chunks(s, in.substr(0, cut), 4096, out));
+  EXPECT_EQ(out.size(), 0u) << "answered before the value was read";
+  EXPECT_FALSE(feed_in_chunks(s, std::string(in.substr(cut)) + req(bin::op::kGet, "big", "", "", 0, 78) +
+                                     req(bin::op::kNoop), SIZE_MAX, out));
+  auto r = parse(out.to_string());
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(r[0].opaque, 77u);
+  EXPECT_EQ(r[0].status, 3);
+  EXPECT_EQ(r[0].value, "Too large.");
+  EXPECT_EQ(r[1].opaque, 78u);
+  EXPECT_EQ(r[1].status, 1);
+  EXPECT_EQ(r[2].opcode, bin::op::kNoop);
 }
 
 TEST_F(BinarySessionTest, LyingLengthsCloseTheConnection) {
@@ -235,6 +267,36 @@ TEST_F(BinarySessionTest, StatsAsPairsEndingInAnEmptyPacket) {
   EXPECT_EQ(r[2].value, "");
   EXPECT_EQ(r[3].key, "");
   EXPECT_EQ(r[4].status, 1);
+}
+
+// memcached 1.6.18 answers these STAT keys over binary (observed byte for byte): "detail on|off"
+// and "reset" with one empty packet, "detail dump" with one "detailed" packet holding the text
+// dump, "settings..." by prefix, and "Not found" for "detail", "conns", "cachedump" and the rest.
+TEST_F(BinarySessionTest, StatGroupsAsMemcachedFramesThem) {
+  auto r = run(req(bin::op::kStat, "detail on") + req(bin::op::kStat, "detail off") +
+               req(bin::op::kStat, "detail dump") + req(bin::op::kStat, "settingsX") +
+               req(bin::op::kStat, "items") + req(bin::op::kStat, "detail") +
+               req(bin::op::kStat, "conns") + req(bin::op::kStat, "cachedump 1 1") +
+               req(bin::op::kStat, "itemsX") + req(bin::op::kStat, "resetX"));
+  ASSERT_EQ(r.size(), 13u);
+  EXPECT_EQ(r[0].status, 0);
+  EXPECT_EQ(r[0].key + r[0].value, "");
+  EXPECT_EQ(r[1].key + r[1].value, "");
+  EXPECT_EQ(r[2].key, "detailed");
+  EXPECT_EQ(r[2].value, "PREFIX a get 1 hit 1 set 0 del 0\r\nEND\r\n");
+  EXPECT_EQ(r[3].key + r[3].value, "");
+  EXPECT_EQ(r[4].key, "settings");
+  EXPECT_EQ(r[5].key, "");
+  EXPECT_EQ(r[6].key, "items");
+  EXPECT_EQ(r[7].key, "");
+  for (int i = 8; i < 12; ++i) {
+    EXPECT_EQ(r[i].status, 1) << i;
+    EXPECT_EQ(r[i].value, "Not found") << i;
+  }
+  EXPECT_EQ(r[12].status, 0);
+  EXPECT_EQ(r[12].key + r[12].value, "");
+  EXPECT_EQ(route_stat_key("detail  on").form, StatForm::kNotFound);
+  EXPECT_EQ(route_stat_key("detail onX").form, StatForm::kEmpty);
 }
 
 TEST_F(BinarySessionTest, VersionQuitAndQuietQuit) {

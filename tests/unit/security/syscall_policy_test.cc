@@ -82,5 +82,24 @@ TEST(SyscallPolicy, OptionsAddOnlyWhatTheyNeed) {
   EXPECT_EQ(kill[0].check->value, 4242u);
 }
 
+// -S with Cyrus SASL: sasldb lookups at authentication time need pread64 and fcntl's
+// close-on-exec commands, nothing else of fcntl (no locks, no F_SETFL, no F_DUPFD).
+TEST(SyscallPolicy, CyrusSaslReadsItsDatabaseOnly) {
+  EXPECT_TRUE(rules_named(server_syscall_policy({}), "fcntl").empty());
+  EXPECT_TRUE(rules_named(server_syscall_policy({}), "pread64").empty());
+  SyscallPolicyOptions o;
+  o.cyrus_sasl = true;
+  auto p = server_syscall_policy(o);
+  EXPECT_EQ(rules_named(p, "pread64").size(), 1u);
+  auto f = rules_named(p, "fcntl");
+  ASSERT_EQ(f.size(), 2u);
+  for (const SyscallRule& r : f) {
+    ASSERT_TRUE(r.check.has_value());
+    EXPECT_EQ(r.check->arg, 1u);
+    EXPECT_TRUE(r.check->value == F_GETFD || r.check->value == F_SETFD);
+  }
+  EXPECT_TRUE(rules_named(p, "socket").empty());
+}
+
 }  // namespace
 }  // namespace memshield::security

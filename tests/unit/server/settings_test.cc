@@ -290,6 +290,12 @@ TEST(SettingsTest, NoEffectFlagsWarnButParse) {
   EXPECT_TRUE(has_warning(ok({"-k"}), "-k (lock memory)"));
   EXPECT_TRUE(has_warning(ok({"-e", "/x"}), "-e (memory file"));
   EXPECT_FALSE(has_warning(ok({"-S"}), "not supported yet"));  // binary SASL PLAIN (issue 5)
+  // memcached 1.6.18: -S refuses an explicit -B auto as it refuses ascii (binary-sasl.t).
+  EXPECT_EQ(usage_error({"-S", "-B", "auto"}),
+            "ERROR: You cannot allow the ASCII protocol while using SASL.");
+  EXPECT_EQ(usage_error({"-S", "-B", "binary", "-B", "ascii"}),
+            "ERROR: You cannot allow the ASCII protocol while using SASL.");
+  EXPECT_TRUE(ok({"-S", "-B", "binary"}).sasl);
   EXPECT_TRUE(ok({"-Y", "/x"}).warnings.empty());
   EXPECT_EQ(ok({"-Y", "/x"}).auth_file, "/x");
   EXPECT_EQ(ok({"--max-conns-per-source=8"}).max_conns_per_source, 8);
