@@ -230,7 +230,7 @@ MetaCommands::Action MetaCommands::do_ms(const MetaRequest& r, store::NewItem* i
   store::AllocStatus st = store::AllocStatus::kTooLarge;
   if (store.size_ok(r.key.size(), r.client_flags, r.vlen)) {
     RelTime exptime = r.has_ttl ? clock.expiry_from_protocol(r.ttl) : 0;
-    st = store.allocate(r.key, r.client_flags, exptime, r.vlen, item);
+    st = store.allocate(r.key, r.client_flags, exptime, r.vlen, item, r.invalidate);
   }
   if (st != store::AllocStatus::kOk) {
     act.kind = Action::kSwallow;

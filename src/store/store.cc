@@ -620,13 +620,13 @@ bool Store::size_ok(size_t nkey, uint32_t flags, size_t vlen) const {
 }
 
 AllocStatus Store::allocate(std::string_view key, uint32_t flags, RelTime exptime, size_t vlen,
-                            NewItem* out) {
+                            NewItem* out, bool exptime_room) {
   *out = NewItem();
   if (key.size() > kMaxKey || vlen > UINT32_MAX || !size_ok(key.size(), flags, vlen)) {
     return AllocStatus::kTooLarge;
   }
   AllocStatus status;
-  Fresh f = impl_->alloc_item(key, vlen, flags, exptime != 0, &status);
+  Fresh f = impl_->alloc_item(key, vlen, flags, exptime != 0 || exptime_room, &status);
   if (f.it == nullptr) return status;
   Item* it = f.it;
   it->set_cas(0);
@@ -684,6 +684,8 @@ StoreResult Store::store_meta(NewItem&& item, Mode mode, uint64_t cas_in,
       const bool stale = mode == Mode::kCas && cas_in != impl_->visible_cas(old);
       it->set_time(now);
       it->set_cas(impl_->new_cas());
+      // memcached's stale store keeps the old item's expiry time (metaget.t "TTL wasn't modified").
+      if (stale) it->set_exptime(old->exptime());
       // A stale store (ms I with an older CAS) keeps the old item's win token, so the client
       // that holds it still gets to recache.
       const uint8_t kept = stale ? (old->bits & Item::kTokenSent) : 0;

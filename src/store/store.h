@@ -79,7 +79,8 @@ enum class MetaDeleteResult : uint8_t { kDeleted, kNotFound, kExists };
 
 // Extras of a meta-protocol store (ms).
 struct MetaStoreOptions {
-  bool invalidate = false;      // I with C: a CAS older than the item's still stores, as stale
+  bool invalidate = false;      // I with C: a CAS older than the item's still stores, as stale,
+                                // keeping the old item's expiry time (if the new item has room)
   bool key_binary = false;
 };
 
@@ -143,8 +144,10 @@ class Store {
   bool size_ok(size_t nkey, uint32_t flags, size_t vlen) const;
 
   // Allocates (evicting if needed and allowed) an unlinked item for a value of vlen bytes.
+  // exptime_room: give it an expiry field even if exptime is 0 (an ms with I, whose stale store
+  // takes the old item's expiry time, as memcached does).
   AllocStatus allocate(std::string_view key, uint32_t flags, RelTime exptime, size_t vlen,
-                       NewItem* out);
+                       NewItem* out, bool exptime_room = false);
 
   // Links a filled item according to mode, with memcached's semantics:
   //  set: always; add: only if absent (a present item is bumped as if accessed);

@@ -61,6 +61,17 @@ TEST_F(MetaCommandsTest, StaleWhileRevalidate) {
   EXPECT_EQ(run("ms w 3\r\nnew\r\nmg w v\r\n"), "HD\r\nVA 3\r\nnew\r\n");
 }
 
+// memcached keeps the old item's TTL on a stale store (metaget.t "TTL wasn't modified"), whether
+// or not the ms carries a T of its own.
+TEST_F(MetaCommandsTest, StaleStoreKeepsTheOldTtl) {
+  run("ms st 3\r\nmoo\r\n");
+  EXPECT_EQ(run("md st I T30\r\n"), "HD\r\n");
+  EXPECT_EQ(run("ms st 1 I T90 C1\r\nf\r\nmg st t v\r\n"), "HD\r\nVA 1 t30 X W\r\nf\r\n");
+  EXPECT_EQ(run("ms st 1 I C1\r\ng\r\nmg st t v\r\n"), "HD\r\nVA 1 t30 Z X\r\ng\r\n");
+  run("ms sn 3\r\nmoo\r\nmd sn I\r\n");
+  EXPECT_EQ(run("ms sn 1 I T90 C1\r\nf\r\nmg sn t\r\n"), "HD\r\nHD t-1 X W\r\n");
+}
+
 TEST_F(MetaCommandsTest, VivifyAndRecache) {
   EXPECT_EQ(run("mg v t N30 v\r\nmg v t\r\n"), "VA 0 t-1 W\r\n\r\nHD t30 Z\r\n");
   EXPECT_EQ(run("mg v s\r\n"), "HD s0 Z\r\n");
