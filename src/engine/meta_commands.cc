@@ -147,6 +147,12 @@ void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
   if (r.has_recache) {
     opts.recache = true;
     opts.recache_before = clock.expiry_from_protocol(r.recache);
+    for (size_t i = 0; i < r.nflags; ++i) {  // which of T and R memcached applies first
+      if (r.flags[i][0] == 'T' || r.flags[i][0] == 'R') {
+        opts.recache_after_ttl = r.flags[i][0] == 'T';
+        break;
+      }
+    }
   }
   opts.no_update = r.no_update;
   opts.key_binary = r.key_binary;

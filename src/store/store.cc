@@ -741,7 +741,8 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
         why = Lookup::kMiss;
         return false;
       }
-      const RelTime exptime = it->exptime();
+      // memcached applies T and R in request order: an R before the T sees the old expiry.
+      const RelTime exptime = opts.recache_after_ttl ? it->exptime() : v.old_exptime;
       v.token_sent = (it->bits & Item::kTokenSent) != 0;
       v.stale = (it->bits & Item::kStale) != 0;
       v.won = !v.token_sent &&
@@ -851,12 +852,18 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
         break;
       }
       Item* it = s.table.item_at(i);
+      // memcached's order: an empty value is non-numeric before the CAS is compared, any other
+      // value is parsed only after.
+      if (it->vlen() == 0) {
+        status = DeltaStatus::kNonNumeric;
+        break;
+      }
       if (cas_in != 0 && cas_in != impl_->visible_cas(it)) {
         status = DeltaStatus::kExists;
         break;
       }
       uint64_t v;
-      if (it->vlen() == 0 || !parse_u64(it->value(), &v)) {
+      if (!parse_u64(it->value(), &v)) {
         status = DeltaStatus::kNonNumeric;
         break;
       }

@@ -63,6 +63,7 @@ struct MetaGetOptions {
   RelTime vivify_ttl = 0;
   bool recache = false;         // R: win if the item expires before recache_before
   RelTime recache_before = 0;
+  bool recache_after_ttl = true;  // R compares the expiry T set (T came first in the request)
   bool no_update = false;       // u (and me): not an access
   bool key_binary = false;      // remembered by a vivified item
 };

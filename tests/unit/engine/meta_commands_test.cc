@@ -72,6 +72,14 @@ TEST_F(MetaCommandsTest, StaleStoreKeepsTheOldTtl) {
   EXPECT_EQ(run("ms sn 1 I T90 C1\r\nf\r\nmg sn t\r\n"), "HD\r\nHD t-1 X W\r\n");
 }
 
+// memcached applies mg's T and R in request order: R before T judges the old TTL (difffuzz).
+TEST_F(MetaCommandsTest, RecacheAndTtlInRequestOrder) {
+  run("ms rt 1 T5000\r\nx\r\nms tr 1 T5000\r\nx\r\n");
+  EXPECT_EQ(run("mg rt R2000 T100 v\r\n"), "VA 1\r\nx\r\n");
+  EXPECT_EQ(run("mg rt R2000 v\r\n"), "VA 1 W\r\nx\r\n");
+  EXPECT_EQ(run("mg tr T100 R2000 v\r\n"), "VA 1 W\r\nx\r\n");
+}
+
 TEST_F(MetaCommandsTest, VivifyAndRecache) {
   EXPECT_EQ(run("mg v t N30 v\r\nmg v t\r\n"), "VA 0 t-1 W\r\n\r\nHD t30 Z\r\n");
   EXPECT_EQ(run("mg v s\r\n"), "HD s0 Z\r\n");
