@@ -745,7 +745,7 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
       const RelTime exptime = opts.recache_after_ttl ? it->exptime() : v.old_exptime;
       v.token_sent = (it->bits & Item::kTokenSent) != 0;
       v.stale = (it->bits & Item::kStale) != 0;
-      v.won = !v.token_sent &&
+      v.won = !opts.peek && !v.token_sent &&
               (v.stale || (opts.recache && exptime != 0 && exptime < opts.recache_before));
     } else if (fresh.it != nullptr) {
       it = fresh.it;
@@ -830,7 +830,7 @@ bool Store::remove(std::string_view key) {
 // memcached's do_add_delta. Reads do not count as accesses here (no frequency or fetched bump),
 // as in memcached, which looks the item up with DONT_UPDATE.
 DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t* result,
-                         uint64_t* cas_out, uint64_t cas_in) {
+                         uint64_t* cas_out, uint64_t cas_in, bool in_place) {
   if (key.size() > kMaxKey) return DeltaStatus::kNotFound;
   const uint64_t h = hash_key(key);
   Shard& s = impl_->shard_for(h);
@@ -873,7 +873,7 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
         v = by > v ? 0 : v - by;
       }
       len = static_cast<size_t>(write_u64(buf, v) - buf);
-      if (len <= it->vlen()) {
+      if (len <= it->vlen() && in_place) {
         memcpy(it->value_data(), buf, len);
         memset(it->value_data() + len, ' ', it->vlen() - len);
         it->set_cas(impl_->new_cas());

@@ -65,6 +65,7 @@ struct MetaGetOptions {
   RelTime recache_before = 0;
   bool recache_after_ttl = true;  // R compares the expiry T set (T came first in the request)
   bool no_update = false;       // u (and me): not an access
+  bool peek = false;            // me, ma's read-back: no win token handed out or taken
   bool key_binary = false;      // remembered by a vivified item
 };
 
@@ -177,8 +178,10 @@ class Store {
   // written in place and padded with spaces (memcached does exactly this); a longer one
   // replaces the item. The item gets a fresh CAS. A non-zero cas_in must equal the item's CAS,
   // checked under the same lock as the update (kExists otherwise), as memcached's do_add_delta.
+  // in_place false: a shorter result replaces the item too, unpadded (memcached does so when a
+  // reply not yet sent still references the item).
   DeltaStatus delta(std::string_view key, bool incr, uint64_t by, uint64_t* result,
-                    uint64_t* cas_out = nullptr, uint64_t cas_in = 0);
+                    uint64_t* cas_out = nullptr, uint64_t cas_in = 0, bool in_place = true);
 
   // flush_all: items last stored or accessed before `when` (relative time; 0 = now) become
   // invalid once `when` arrives. Lazy, as in memcached: invalid items are dropped when met.
