@@ -74,6 +74,8 @@ unsigned slab_class(size_t total) {
 
 MetaCommands::Action MetaCommands::execute(std::string_view line, OutBuffer& out,
                                            store::NewItem* item) {
+  prev_held_ = held_key;
+  held_key = {};
   MetaRequest r;
   protocol::text::parse_meta(line, &r);
   Action act;
@@ -115,6 +117,7 @@ void MetaCommands::do_me(const MetaRequest& r, OutBuffer& out) {
   std::string s;
   store::MetaGetOptions opts;
   opts.no_update = true;
+  opts.peek = true;  // memcached's me leaves the win token alone (difffuzz)
   auto visit = [&](const store::ItemView& v) {
     const RelTime now = clock.now();
     size_t size = 48 + (store.config().use_cas ? 8 : 0) + v.key.size() + 1 + v.value.size() + 2 +
@@ -147,6 +150,12 @@ void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
   if (r.has_recache) {
     opts.recache = true;
     opts.recache_before = clock.expiry_from_protocol(r.recache);
+    for (size_t i = 0; i < r.nflags; ++i) {  // which of T and R memcached applies first
+      if (r.flags[i][0] == 'T' || r.flags[i][0] == 'R') {
+        opts.recache_after_ttl = r.flags[i][0] == 'T';
+        break;
+      }
+    }
   }
   opts.no_update = r.no_update;
   opts.key_binary = r.key_binary;
@@ -214,6 +223,7 @@ void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
     }
   };
   store.meta_get(r.key, opts, visit);
+  if (hit && !r.key_binary) held_key = r.key;
   stats_.cmd_get.add();
   (hit ? stats_.get_hits : stats_.get_misses).add();
   if (!hit && !r.quiet) {
@@ -230,7 +240,7 @@ MetaCommands::Action MetaCommands::do_ms(const MetaRequest& r, store::NewItem* i
   store::AllocStatus st = store::AllocStatus::kTooLarge;
   if (store.size_ok(r.key.size(), r.client_flags, r.vlen)) {
     RelTime exptime = r.has_ttl ? clock.expiry_from_protocol(r.ttl) : 0;
-    st = store.allocate(r.key, r.client_flags, exptime, r.vlen, item);
+    st = store.allocate(r.key, r.client_flags, exptime, r.vlen, item, r.invalidate);
   }
   if (st != store::AllocStatus::kOk) {
     act.kind = Action::kSwallow;
@@ -293,10 +303,12 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
   RelTime exptime = 0;
   store::MetaGetOptions peek;
   peek.no_update = true;
+  peek.peek = true;
   auto look = [&](const store::ItemView& v) { exptime = v.exptime; };
   bool created = false;
   // C is compared under the same lock as the update (C0 compares nothing, as in memcached).
-  store::DeltaStatus ds = store.delta(r.key, incr, r.delta, &value, &cas, r.has_cas ? r.cas : 0);
+  store::DeltaStatus ds = store.delta(r.key, incr, r.delta, &value, &cas, r.has_cas ? r.cas : 0,
+                                      prev_held_ != r.key);
   if (ds == store::DeltaStatus::kNotFound && r.vivify) {
     char buf[24];
     size_t n = static_cast<size_t>(write_u64(buf, r.initial) - buf);
@@ -391,11 +403,10 @@ void MetaCommands::finish_set(store::NewItem&& item, bool crlf_ok, OutBuffer& ou
     case 'P':
       mode = store::Mode::kPrepend;
       break;
-    case 'R':
-      mode = store::Mode::kReplace;
-      break;
-    default:
-      mode = set_has_cas_ ? store::Mode::kCas : store::Mode::kSet;
+    default:  // set, and replace: with a C both are memcached's cas (C0 never matches)
+      mode = set_has_cas_                ? store::Mode::kCas
+             : set_mode_ == 'R' ? store::Mode::kReplace
+                                : store::Mode::kSet;
       break;
   }
   store::MetaStoreOptions so;
@@ -403,7 +414,7 @@ void MetaCommands::finish_set(store::NewItem&& item, bool crlf_ok, OutBuffer& ou
   so.key_binary = set_binary_;
   uint64_t cas = 0;
   std::string s;
-  // C applies to every mode: set becomes a cas, replace/append/prepend compare, add ignores it.
+  // C: set and replace become a cas, append/prepend compare (C0: no compare), add ignores it.
   switch (ctx_.store->store_meta(std::move(item), mode, set_has_cas_ ? set_cas_ : 0, so, &cas)) {
     case store::StoreResult::kStored:
       if (set_quiet_) return;

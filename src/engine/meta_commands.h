@@ -29,6 +29,12 @@ class MetaCommands {
   Action execute(std::string_view line, OutBuffer& out, store::NewItem* item);
   void finish_set(store::NewItem&& item, bool crlf_ok, OutBuffer& out);
 
+  // The key of the item an mg hit just answered: memcached still references it while the next
+  // command runs, so an incr/decr right after cannot rewrite that value in place (it replaces
+  // the item, unpadded). Valid for the next command of the same input only; the text session
+  // clears it.
+  std::string_view held_key;
+
  private:
   using MetaRequest = protocol::text::MetaRequest;
   void do_mg(const MetaRequest& r, OutBuffer& out);
@@ -44,6 +50,7 @@ class MetaCommands {
   std::string set_key_;
   bool set_quiet_ = false, set_binary_ = false, set_invalidate_ = false, set_has_cas_ = false;
   char set_mode_ = 0;
+  std::string_view prev_held_;  // held_key as the current command found it
   uint64_t set_cas_ = 0;
 };
 

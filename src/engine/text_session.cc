@@ -82,6 +82,7 @@ void TextSession::reply(OutBuffer& out, std::string_view line) {
 TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, size_t out_limit,
                                          uint32_t max_requests) {
   Result res;
+  meta_.held_key = {};  // memcached has sent the replies of the last input by now
   size_t pos = 0;
   uint32_t served = 0;
   while (pos < in.size() && !res.close) {
@@ -235,6 +236,8 @@ void TextSession::finish_auth(OutBuffer& out) {
 
 void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
   noreply_ = req.noreply;
+  const std::string_view held = meta_.held_key;  // an mg hit answered just before this command
+  if (req.cmd != Cmd::kMeta) meta_.held_key = {};
   store::Store& store = *ctx_.store;
   switch (req.cmd) {
     case Cmd::kGet:
@@ -265,7 +268,7 @@ void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
     case Cmd::kDecr: {
       bool incr = req.cmd == Cmd::kIncr;
       uint64_t value = 0;
-      switch (store.delta(req.key, incr, req.delta, &value)) {
+      switch (store.delta(req.key, incr, req.delta, &value, nullptr, 0, held != req.key)) {
         case store::DeltaStatus::kOk: {
           (incr ? stats_.incr_hits : stats_.decr_hits).add();
           char buf[24];

@@ -993,10 +993,9 @@ std::string usage_text() {
      slab_chunk_max, slab_sizes, slab_reassign, slab_automove, slab_automove_ratio,
      slab_automove_window, slab_automove_freeratio, watcher_logbuf_size,
      worker_logbuf_size, track_sizes, no_hashexpand, modern, no_modern (turns
-     maxconns_fast off), sock_cookie_id, ext_path, ext_page_size, ext_wbuf_size,
-     ext_threads, ext_io_depth, ext_item_size, ext_item_age, ext_low_ttl,
-     ext_recache_rate, ext_compact_under, ext_drop_under, ext_max_frag, ext_max_sleep,
-     ext_drop_unread, ssl_wbuf_size, ssl_session_cache, ssl_kernel_tls
+     maxconns_fast off), sock_cookie_id, ssl_wbuf_size, ssl_session_cache,
+     ssl_kernel_tls, and every extstore suboption (ext_*: memshield has no extstore,
+     so this list does not name its path option, which tools read as extstore support)
 -N, --napi-ids            number of NAPI ids (accepted; no effect)
 
 memshield's own options (long form only):

@@ -620,13 +620,13 @@ bool Store::size_ok(size_t nkey, uint32_t flags, size_t vlen) const {
 }
 
 AllocStatus Store::allocate(std::string_view key, uint32_t flags, RelTime exptime, size_t vlen,
-                            NewItem* out) {
+                            NewItem* out, bool exptime_room) {
   *out = NewItem();
   if (key.size() > kMaxKey || vlen > UINT32_MAX || !size_ok(key.size(), flags, vlen)) {
     return AllocStatus::kTooLarge;
   }
   AllocStatus status;
-  Fresh f = impl_->alloc_item(key, vlen, flags, exptime != 0, &status);
+  Fresh f = impl_->alloc_item(key, vlen, flags, exptime != 0 || exptime_room, &status);
   if (f.it == nullptr) return status;
   Item* it = f.it;
   it->set_cas(0);
@@ -687,6 +687,8 @@ StoreResult Store::store_meta(NewItem&& item, Mode mode, uint64_t cas_in,
       const bool stale = mode == Mode::kCas && cas_in != impl_->visible_cas(old);
       it->set_time(now);
       it->set_cas(impl_->new_cas());
+      // memcached's stale store keeps the old item's expiry time (metaget.t "TTL wasn't modified").
+      if (stale) it->set_exptime(old->exptime());
       // A stale store (ms I with an older CAS) keeps the old item's win token, so the client
       // that holds it still gets to recache.
       const uint8_t kept = stale ? (old->bits & Item::kTokenSent) : 0;
@@ -742,10 +744,11 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
         why = Lookup::kMiss;
         return false;
       }
-      const RelTime exptime = it->exptime();
+      // memcached applies T and R in request order: an R before the T sees the old expiry.
+      const RelTime exptime = opts.recache_after_ttl ? it->exptime() : v.old_exptime;
       v.token_sent = (it->bits & Item::kTokenSent) != 0;
       v.stale = (it->bits & Item::kStale) != 0;
-      v.won = !v.token_sent &&
+      v.won = !opts.peek && !v.token_sent &&
               (v.stale || (opts.recache && exptime != 0 && exptime < opts.recache_before));
     } else if (fresh.it != nullptr) {
       it = fresh.it;
@@ -830,7 +833,7 @@ bool Store::remove(std::string_view key) {
 // memcached's do_add_delta. Reads do not count as accesses here (no frequency or fetched bump),
 // as in memcached, which looks the item up with DONT_UPDATE.
 DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t* result,
-                         uint64_t* cas_out, uint64_t cas_in) {
+                         uint64_t* cas_out, uint64_t cas_in, bool in_place) {
   if (key.size() > kMaxKey) return DeltaStatus::kNotFound;
   const uint64_t h = hash_key(key);
   Shard& s = impl_->shard_for(h);
@@ -852,12 +855,18 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
         break;
       }
       Item* it = s.table.item_at(i);
+      // memcached's order: an empty value is non-numeric before the CAS is compared, any other
+      // value is parsed only after.
+      if (it->vlen() == 0) {
+        status = DeltaStatus::kNonNumeric;
+        break;
+      }
       if (cas_in != 0 && cas_in != impl_->visible_cas(it)) {
         status = DeltaStatus::kExists;
         break;
       }
       uint64_t v;
-      if (it->vlen() == 0 || !parse_u64(it->value(), &v)) {
+      if (!parse_u64(it->value(), &v)) {
         status = DeltaStatus::kNonNumeric;
         break;
       }
@@ -867,7 +876,7 @@ DeltaStatus Store::delta(std::string_view key, bool incr, uint64_t by, uint64_t*
         v = by > v ? 0 : v - by;
       }
       len = static_cast<size_t>(write_u64(buf, v) - buf);
-      if (len <= it->vlen()) {
+      if (len <= it->vlen() && in_place) {
         memcpy(it->value_data(), buf, len);
         memset(it->value_data() + len, ' ', it->vlen() - len);
         it->set_cas(impl_->new_cas());

@@ -63,7 +63,9 @@ struct MetaGetOptions {
   RelTime vivify_ttl = 0;
   bool recache = false;         // R: win if the item expires before recache_before
   RelTime recache_before = 0;
+  bool recache_after_ttl = true;  // R compares the expiry T set (T came first in the request)
   bool no_update = false;       // u (and me): not an access
+  bool peek = false;            // me, ma's read-back: no win token handed out or taken
   bool key_binary = false;      // remembered by a vivified item
 };
 
@@ -79,7 +81,8 @@ enum class MetaDeleteResult : uint8_t { kDeleted, kNotFound, kExists };
 
 // Extras of a meta-protocol store (ms).
 struct MetaStoreOptions {
-  bool invalidate = false;      // I with C: a CAS older than the item's still stores, as stale
+  bool invalidate = false;      // I with C: a CAS older than the item's still stores, as stale,
+                                // keeping the old item's expiry time (if the new item has room)
   bool key_binary = false;
 };
 
@@ -143,8 +146,10 @@ class Store {
   bool size_ok(size_t nkey, uint32_t flags, size_t vlen) const;
 
   // Allocates (evicting if needed and allowed) an unlinked item for a value of vlen bytes.
+  // exptime_room: give it an expiry field even if exptime is 0 (an ms with I, whose stale store
+  // takes the old item's expiry time, as memcached does).
   AllocStatus allocate(std::string_view key, uint32_t flags, RelTime exptime, size_t vlen,
-                       NewItem* out);
+                       NewItem* out, bool exptime_room = false);
 
   // Links a filled item according to mode, with memcached's semantics:
   //  set: always; add: only if absent (a present item is bumped as if accessed);
@@ -173,8 +178,10 @@ class Store {
   // written in place and padded with spaces (memcached does exactly this); a longer one
   // replaces the item. The item gets a fresh CAS. A non-zero cas_in must equal the item's CAS,
   // checked under the same lock as the update (kExists otherwise), as memcached's do_add_delta.
+  // in_place false: a shorter result replaces the item too, unpadded (memcached does so when a
+  // reply not yet sent still references the item).
   DeltaStatus delta(std::string_view key, bool incr, uint64_t by, uint64_t* result,
-                    uint64_t* cas_out = nullptr, uint64_t cas_in = 0);
+                    uint64_t* cas_out = nullptr, uint64_t cas_in = 0, bool in_place = true);
 
   // flush_all: items last stored or accessed before `when` (relative time; 0 = now) become
   // invalid once `when` arrives. Lazy, as in memcached: invalid items are dropped when met.

@@ -61,6 +61,46 @@ TEST_F(MetaCommandsTest, StaleWhileRevalidate) {
   EXPECT_EQ(run("ms w 3\r\nnew\r\nmg w v\r\n"), "HD\r\nVA 3\r\nnew\r\n");
 }
 
+// memcached keeps the old item's TTL on a stale store (metaget.t "TTL wasn't modified"), whether
+// or not the ms carries a T of its own.
+TEST_F(MetaCommandsTest, StaleStoreKeepsTheOldTtl) {
+  run("ms st 3\r\nmoo\r\n");
+  EXPECT_EQ(run("md st I T30\r\n"), "HD\r\n");
+  EXPECT_EQ(run("ms st 1 I T90 C1\r\nf\r\nmg st t v\r\n"), "HD\r\nVA 1 t30 X W\r\nf\r\n");
+  EXPECT_EQ(run("ms st 1 I C1\r\ng\r\nmg st t v\r\n"), "HD\r\nVA 1 t30 Z X\r\ng\r\n");
+  run("ms sn 3\r\nmoo\r\nmd sn I\r\n");
+  EXPECT_EQ(run("ms sn 1 I T90 C1\r\nf\r\nmg sn t\r\n"), "HD\r\nHD t-1 X W\r\n");
+}
+
+// memcached applies mg's T and R in request order: R before T judges the old TTL (difffuzz).
+TEST_F(MetaCommandsTest, RecacheAndTtlInRequestOrder) {
+  run("ms rt 1 T5000\r\nx\r\nms tr 1 T5000\r\nx\r\n");
+  EXPECT_EQ(run("mg rt R2000 T100 v\r\n"), "VA 1\r\nx\r\n");
+  EXPECT_EQ(run("mg rt R2000 v\r\n"), "VA 1 W\r\nx\r\n");
+  EXPECT_EQ(run("mg tr T100 R2000 v\r\n"), "VA 1 W\r\nx\r\n");
+}
+
+// me does not take the win token of a stale item: the next mg still wins (difffuzz).
+TEST_F(MetaCommandsTest, MeDoesNotTakeTheWinToken) {
+  run("ms m0 2\r\naa\r\nms m1 2\r\naa\r\n");
+  EXPECT_EQ(run("ms m1 5 I C1\r\n0926g\r\n"), "HD\r\n");
+  EXPECT_EQ(run("me m1\r\n").substr(0, 6), "ME m1 ");
+  EXPECT_EQ(run("mg m1 v\r\nmg m1 v\r\n"), "VA 5 X W\r\n0926g\r\nVA 5 Z X\r\n0926g\r\n");
+}
+
+// memcached rewrites a shorter incr/decr result in place (padded with spaces) unless the command
+// just before was an mg hit on the same key, whose unsent reply still references the item: then
+// the result replaces the item, unpadded (difffuzz).
+TEST_F(MetaCommandsTest, DeltaRightAfterMgIsNotInPlace) {
+  run("set p1 0 0 3\r\n100\r\nset p2 0 0 3\r\n100\r\nset p3 0 0 3\r\n100\r\n");
+  EXPECT_EQ(run("mg p1 s\r\ndecr p1 95\r\nget p1\r\n"), "HD s3\r\n5\r\nVALUE p1 0 1\r\n5\r\nEND\r\n");
+  EXPECT_EQ(run("mg p2 s\r\nmn\r\ndecr p2 95\r\nmg p2 v\r\n"), "HD s3\r\nMN\r\n5\r\nVA 3\r\n5  \r\n");
+  EXPECT_EQ(run("mg p3 s\r\nma p3 MD D95\r\nmg p3 v\r\n"), "HD s3\r\nHD\r\nVA 1\r\n5\r\n");
+  run("set p4 0 0 3\r\n100\r\n");
+  EXPECT_EQ(run("mg p4 s\r\n"), "HD s3\r\n");
+  EXPECT_EQ(run("decr p4 95\r\nget p4\r\n"), "5\r\nVALUE p4 0 3\r\n5  \r\nEND\r\n");
+}
+
 TEST_F(MetaCommandsTest, VivifyAndRecache) {
   EXPECT_EQ(run("mg v t N30 v\r\nmg v t\r\n"), "VA 0 t-1 W\r\n\r\nHD t30 Z\r\n");
   EXPECT_EQ(run("mg v s\r\n"), "HD s0 Z\r\n");

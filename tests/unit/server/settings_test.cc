@@ -501,5 +501,12 @@ TEST(SettingsTest, ParsingTwiceInOneProcess) {
   EXPECT_EQ(ok({"-p3"}).tcp_port, 3);
 }
 
+// memcached's test suite (and other tools) read "ext_path" in -h as extstore support, which
+// memshield does not have: the ext_* options are accepted and ignored, but -h must not name it.
+TEST(SettingsTest, HelpDoesNotClaimExtstore) {
+  EXPECT_EQ(usage_text().find("ext_path"), std::string::npos);
+  EXPECT_NE(usage_text().find("ext_*"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace memshield::server

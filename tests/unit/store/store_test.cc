@@ -147,6 +147,17 @@ TEST_F(StoreTest, DeltaComparesCas) {
   EXPECT_EQ(s().delta("gone", true, 1, &r, nullptr, c2), DeltaStatus::kNotFound);
 }
 
+// memcached's do_add_delta: an empty value is non-numeric before the CAS is compared; a
+// non-numeric value with a wrong CAS is a CAS mismatch (found by tests/compat/difffuzz.py).
+TEST_F(StoreTest, DeltaEmptyValueIsNonNumericBeforeCasCompare) {
+  uint64_t c1 = 0, r = 0;
+  ASSERT_EQ(put(s(), "e", "", Mode::kSet, 0, 0, 0, &c1), StoreResult::kStored);
+  EXPECT_EQ(s().delta("e", true, 1, &r, nullptr, c1 + 5), DeltaStatus::kNonNumeric);
+  ASSERT_EQ(put(s(), "w", "abc", Mode::kSet, 0, 0, 0, &c1), StoreResult::kStored);
+  EXPECT_EQ(s().delta("w", true, 1, &r, nullptr, c1 + 5), DeltaStatus::kExists);
+  EXPECT_EQ(s().delta("w", true, 1, &r, nullptr, c1), DeltaStatus::kNonNumeric);
+}
+
 // An item stored without an expiry time has no room for one; giving it one moves it to a copy
 // that keeps its value, flags, CAS and read state.
 TEST_F(StoreTest, ExpiryAddedLaterMovesTheItem) {
