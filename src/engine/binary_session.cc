@@ -77,9 +77,10 @@ void BinarySession::status(const Header& h, Status s, OutBuffer& out, uint64_t c
 }
 
 BinarySession::Result BinarySession::process(std::string_view in, OutBuffer& out,
-                                             size_t out_limit) {
+                                             size_t out_limit, uint32_t max_requests) {
   Result res;
   size_t pos = 0;
+  uint32_t started = 0;  // -R: requests begun in this call
   while (pos < in.size() && !res.close) {
     switch (state_) {
       case State::kSwallow: {
@@ -109,6 +110,11 @@ BinarySession::Result BinarySession::process(std::string_view in, OutBuffer& out
         Header h;
         if (!bin::decode_header(rest, &h)) {
           res.consumed = pos;
+          return res;
+        }
+        if (max_requests != 0 && started++ >= max_requests) {  // -R, as text (text_session.h)
+          res.consumed = pos;
+          res.yield = true;
           return res;
         }
         Check check = bin::check_request(h, ctx_.options.require_auth);

@@ -23,7 +23,9 @@ class BinarySession {
 
   BinarySession(Context& ctx, ThreadStats& stats, int id) : ctx_(ctx), stats_(stats), id_(id) {}
 
-  Result process(std::string_view in, OutBuffer& out, size_t out_limit = 4u << 20);
+  // max_requests: memcached's -R, as TextSession::process (0: no limit).
+  Result process(std::string_view in, OutBuffer& out, size_t out_limit = 4u << 20,
+                 uint32_t max_requests = 0);
   bool at_request_boundary() const { return state_ == State::kHeader; }
   bool authenticated() const { return authenticated_; }
 

@@ -69,7 +69,7 @@ class ClientConnection final : public net::Session {
                                                                                : Mode::kText;
     }
     engine::TextSession::Result r = mode_ == Mode::kBinary
-                                        ? binary_.process(in, out, kOutHighWater)
+                                        ? binary_.process(in, out, kOutHighWater, reqs_per_event_)
                                         : text_.process(in, out, kOutHighWater, reqs_per_event_);
     return {r.consumed, r.close, r.abort, r.progress, r.yield};
   }
