@@ -76,8 +76,8 @@ void BinarySession::status(const Header& h, Status s, OutBuffer& out, uint64_t c
   bin::write_response(out, h.opcode, h.opaque, s, parts);
 }
 
-BinarySession::Result BinarySession::process(std::string_view in, OutBuffer& out,
-                                             size_t out_limit, uint32_t max_requests) {
+BinarySession::Result BinarySession::process(std::string_view in, OutBuffer& out, size_t out_limit,
+                                             uint32_t max_requests) {
   Result res;
   size_t pos = 0;
   uint32_t started = 0;  // -R: requests begun in this call
