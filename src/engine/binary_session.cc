@@ -274,6 +274,7 @@ void BinarySession::do_get(const Header& h, std::string_view extras, std::string
     stats_.cmd_get.add();
     (r == store::Lookup::kHit ? stats_.get_hits : stats_.get_misses).add();
   }
+  if (detail_.on()) detail_.record_get(key, r == store::Lookup::kHit);  // touch too, as memcached
   if (r == store::Lookup::kExpired) stats_.get_expired.add();
   if (r == store::Lookup::kFlushed) stats_.get_flushed.add();
   if (r == store::Lookup::kHit) return;
@@ -298,6 +299,7 @@ void BinarySession::begin_store(const Header& h, std::string_view extras, std::s
   const uint32_t flags = append ? 0 : bin::load_be32(extras.data());
   const uint32_t exptime_in = append ? 0 : bin::load_be32(extras.data() + 4);
   store::AllocStatus st = store::AllocStatus::kTooLarge;
+  if (detail_.on()) detail_.record_set(key);  // append/prepend too, as memcached
   if (store.size_ok(key.size(), flags, vlen)) {
     st = store.allocate(key, flags, ctx_.clock->expiry_from_protocol(exptime_in), vlen, &item_);
   }
@@ -359,6 +361,7 @@ void BinarySession::finish_store(OutBuffer& out) {
 }
 
 void BinarySession::do_delete(const Header& h, std::string_view key, OutBuffer& out) {
+  if (detail_.on()) detail_.record_delete(key);
   // A delete with a CAS removes only the item still carrying it, compared under the item's lock.
   store::MetaDeleteOptions opts;
   opts.has_cas = h.cas != 0;

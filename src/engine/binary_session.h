@@ -53,6 +53,7 @@ class BinarySession {
 
   Context& ctx_;
   ThreadStats& stats_;
+  PrefixStats& detail_ = ctx_.detail != nullptr ? *ctx_.detail : PrefixStats::disabled();
   const int id_;
   State state_ = State::kHeader;
   bool authenticated_ = false;
