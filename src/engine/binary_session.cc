@@ -78,10 +78,11 @@ void BinarySession::status(const Header& h, Status s, OutBuffer& out, uint64_t c
   bin::write_response(out, h.opcode, h.opaque, s, parts);
 }
 
-BinarySession::Result BinarySession::process(std::string_view in, OutBuffer& out,
-                                             size_t out_limit) {
+BinarySession::Result BinarySession::process(std::string_view in, OutBuffer& out, size_t out_limit,
+                                             uint32_t max_requests) {
   Result res;
   size_t pos = 0;
+  uint32_t started = 0;  // -R: requests begun in this call
   while (pos < in.size() && !res.close) {
     switch (state_) {
       case State::kSwallow: {
@@ -116,6 +117,11 @@ BinarySession::Result BinarySession::process(std::string_view in, OutBuffer& out
         Header h;
         if (!bin::decode_header(rest, &h)) {
           res.consumed = pos;
+          return res;
+        }
+        if (max_requests != 0 && started++ >= max_requests) {  // -R, as text (text_session.h)
+          res.consumed = pos;
+          res.yield = true;
           return res;
         }
         Check check = bin::check_request(h, ctx_.options.require_auth);
@@ -275,6 +281,7 @@ void BinarySession::do_get(const Header& h, std::string_view extras, std::string
     stats_.cmd_get.add();
     (r == store::Lookup::kHit ? stats_.get_hits : stats_.get_misses).add();
   }
+  if (detail_.on()) detail_.record_get(key, r == store::Lookup::kHit);  // touch too, as memcached
   if (r == store::Lookup::kExpired) stats_.get_expired.add();
   if (r == store::Lookup::kFlushed) stats_.get_flushed.add();
   if (r == store::Lookup::kHit) return;
@@ -299,6 +306,7 @@ void BinarySession::begin_store(const Header& h, std::string_view extras, std::s
   const uint32_t flags = append ? 0 : bin::load_be32(extras.data());
   const uint32_t exptime_in = append ? 0 : bin::load_be32(extras.data() + 4);
   store::AllocStatus st = store::AllocStatus::kTooLarge;
+  if (detail_.on()) detail_.record_set(key);  // append/prepend too, as memcached
   if (store.size_ok(key.size(), flags, vlen)) {
     st = store.allocate(key, flags, ctx_.clock->expiry_from_protocol(exptime_in), vlen, &item_);
   }
@@ -373,6 +381,7 @@ void BinarySession::finish_store(OutBuffer& out) {
 }
 
 void BinarySession::do_delete(const Header& h, std::string_view key, OutBuffer& out) {
+  if (detail_.on()) detail_.record_delete(key);
   // A delete with a CAS removes only the item still carrying it, compared under the item's lock.
   store::MetaDeleteOptions opts;
   opts.has_cas = h.cas != 0;

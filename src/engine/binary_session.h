@@ -25,7 +25,9 @@ class BinarySession {
 
   BinarySession(Context& ctx, ThreadStats& stats, int id) : ctx_(ctx), stats_(stats), id_(id) {}
 
-  Result process(std::string_view in, OutBuffer& out, size_t out_limit = 4u << 20);
+  // max_requests: memcached's -R, as TextSession::process (0: no limit).
+  Result process(std::string_view in, OutBuffer& out, size_t out_limit = 4u << 20,
+                 uint32_t max_requests = 0);
   bool at_request_boundary() const { return state_ == State::kHeader; }
   bool authenticated() const { return authenticated_; }
 
@@ -52,6 +54,7 @@ class BinarySession {
 
   Context& ctx_;
   ThreadStats& stats_;
+  PrefixStats& detail_ = ctx_.detail != nullptr ? *ctx_.detail : PrefixStats::disabled();
   const int id_;
   State state_ = State::kHeader;
   bool authenticated_ = false;

@@ -55,8 +55,8 @@ class PrefixStats {
   const char delimiter_;
   std::atomic<bool> on_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, size_t> index_;         // prefix -> position in entries_
-  std::vector<std::pair<std::string, Counts>> entries_;   // in the order first seen
+  std::unordered_map<std::string, size_t> index_;        // prefix -> position in entries_
+  std::vector<std::pair<std::string, Counts>> entries_;  // in the order first seen
 };
 
 }  // namespace memshield::engine

@@ -24,11 +24,16 @@ enum class ConnState : uint8_t {
 
 inline const char* conn_state_name(ConnState s) {
   switch (s) {
-    case ConnState::kRead: return "conn_read";
-    case ConnState::kParseCmd: return "conn_parse_cmd";
-    case ConnState::kNread: return "conn_nread";
-    case ConnState::kWrite: return "conn_mwrite";
-    case ConnState::kClosing: return "conn_closing";
+    case ConnState::kRead:
+      return "conn_read";
+    case ConnState::kParseCmd:
+      return "conn_parse_cmd";
+    case ConnState::kNread:
+      return "conn_nread";
+    case ConnState::kWrite:
+      return "conn_mwrite";
+    case ConnState::kClosing:
+      return "conn_closing";
   }
   return "conn_read";
 }

@@ -15,7 +15,7 @@ struct ListenSocket {
   bool loopback = true;  // false if reachable from other hosts
   bool udp = false;
   SecureChannelFactory* secure = nullptr;
-  int port = 0;          // as bound (an ephemeral port's real number); 0 for unix sockets
+  int port = 0;       // as bound (an ephemeral port's real number); 0 for unix sockets
   bool ipv6 = false;  // set: connections accepted here speak TLS
 };
 

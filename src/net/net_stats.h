@@ -13,8 +13,8 @@ struct WorkerStats {
   Counter rejected_connections;
   Counter bytes_read;
   Counter bytes_written;
-  Counter conn_yields;  // -R: a connection's turn ended with requests still waiting
-  Counter idle_kicks;   // connections closed by -o idle_timeout
+  Counter conn_yields;     // -R: a connection's turn ended with requests still waiting
+  Counter idle_kicks;      // connections closed by -o idle_timeout
   Counter read_buf_count;  // connections holding a private read buffer now
   Counter read_buf_bytes;
   Counter ssl_handshake_errors;  // TLS handshakes that failed (plaintext clients included)

@@ -29,7 +29,7 @@ constexpr int kUdpBatch = 16;
 constexpr size_t kUdpMaxDatagram = 65536;
 constexpr int kTlsReadRounds = 4;  // buffer fills per readiness event while TLS holds more
 constexpr unsigned char kTlsHandshakeRecord = 0x16;  // first byte of every TLS ClientHello
-constexpr size_t kYieldFlushBytes = 64 * 1024;  // -R: answers sent at a yield past this
+constexpr size_t kYieldFlushBytes = 64 * 1024;       // -R: answers sent at a yield past this
 constexpr uint64_t kSleptNs = 20000;  // an epoll_wait this long (20 us) slept: see yield_every
 
 uint64_t steady_ns() {

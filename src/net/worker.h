@@ -121,7 +121,7 @@ class Worker {
   std::thread thread_;
   std::vector<std::unique_ptr<Handle>> listen_handles_;
   std::vector<Connection*> connections_;  // indexed by fd
-  std::vector<Connection*> turns_;  // queue_turn(); a closed connection's entry becomes null
+  std::vector<Connection*> turns_;        // queue_turn(); a closed connection's entry becomes null
   RelTime last_sweep_ = 0;
   std::unique_ptr<char[]> scratch_;        // shared read buffer: idle connections hold none
   std::unique_ptr<char[]> udp_buffers_;    // one batch of datagrams for recvmmsg

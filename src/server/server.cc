@@ -50,8 +50,11 @@ class ClientConnection final : public net::Session {
  public:
   ClientConnection(engine::Context& ctx, engine::ThreadStats& stats, const net::PeerInfo& peer,
                    TcpPeers* peers, BindingProtocol protocol, uint32_t reqs_per_event)
-      : addr_(peer.addr), text_(ctx, stats, peer.fd, &addr_), binary_(ctx, stats, peer.fd),
-        peers_(peers), reqs_per_event_(reqs_per_event) {
+      : addr_(peer.addr),
+        text_(ctx, stats, peer.fd, &addr_),
+        binary_(ctx, stats, peer.fd),
+        peers_(peers),
+        reqs_per_event_(reqs_per_event) {
     if (protocol == BindingProtocol::kAscii) mode_ = Mode::kText;
     if (protocol == BindingProtocol::kBinary || ctx.options.require_auth) mode_ = Mode::kBinary;
     if (peers_ != nullptr &&
@@ -69,7 +72,7 @@ class ClientConnection final : public net::Session {
                                                                                : Mode::kText;
     }
     engine::TextSession::Result r = mode_ == Mode::kBinary
-                                        ? binary_.process(in, out, kOutHighWater)
+                                        ? binary_.process(in, out, kOutHighWater, reqs_per_event_)
                                         : text_.process(in, out, kOutHighWater, reqs_per_event_);
     return {r.consumed, r.close, r.abort, r.progress, r.yield};
   }
@@ -126,11 +129,12 @@ class Server final : public net::SessionFactory, public engine::Hooks {
     return settings_.auth_file.empty() ? settings_.protocol : BindingProtocol::kAscii;
   }
   std::unique_ptr<net::Session> create(const net::PeerInfo& peer) override {
-    return per_source_.track(std::make_unique<ClientConnection>(
-        ctx_, *thread_stats_[peer.worker], peer,
-        shield_->validate_tcp ? &shield_->tcp_peers : nullptr, binding_protocol(),
-        static_cast<uint32_t>(settings_.reqs_per_event)),
-                             peer.addr);
+    return per_source_.track(
+        std::make_unique<ClientConnection>(ctx_, *thread_stats_[peer.worker], peer,
+                                           shield_->validate_tcp ? &shield_->tcp_peers : nullptr,
+                                           binding_protocol(),
+                                           static_cast<uint32_t>(settings_.reqs_per_event)),
+        peer.addr);
   }
   std::string_view reject_message() const override {
     return "ERROR Too many open connections\r\n";

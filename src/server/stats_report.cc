@@ -127,8 +127,8 @@ void general(const StatsSources& src, StatWriter& w) {
   if (src.settings->slab_reassign) {
     for (const char* name :
          {"slab_reassign_rescues", "slab_reassign_chunk_rescues", "slab_reassign_evictions_nomem",
-          "slab_reassign_inline_reclaim", "slab_reassign_busy_items",
-          "slab_reassign_busy_deletes", "slab_reassign_running", "slabs_moved"}) {
+          "slab_reassign_inline_reclaim", "slab_reassign_busy_items", "slab_reassign_busy_deletes",
+          "slab_reassign_running", "slabs_moved"}) {
       w.u64(name, 0);
     }
   }
@@ -326,8 +326,8 @@ void conns_report(const StatsSources& src, StatWriter& w) {
       state = "conn_read";
     } else if (c.kind == net::ConnInfo::Kind::kClient) {
       w.str(p + "listen_addr", c.listen_address);
-      state = c.state ? net::conn_state_name(c.state->load(std::memory_order_relaxed))
-                      : "conn_read";
+      state =
+          c.state ? net::conn_state_name(c.state->load(std::memory_order_relaxed)) : "conn_read";
     }
     w.str(p + "state", state);
     w.u64(p + "secs_since_last_cmd", now >= last ? now - last : 0);
@@ -339,8 +339,8 @@ void conns_report(const StatsSources& src, StatWriter& w) {
 // 1 lists the store and every other valid class (0..63) is empty. limit 0 means no limit; like
 // memcached, the answer stops at 2 MB. The store is walked a shard at a time (store.h).
 void cachedump(const StatsSources& src, std::string_view args, OutBuffer& out) {
-  constexpr uint32_t kMaxClasses = 64;      // memcached's MAX_NUMBER_OF_SLAB_CLASSES
-  constexpr size_t kMaxDump = 2u << 20;     // memcached's cachedump buffer
+  constexpr uint32_t kMaxClasses = 64;   // memcached's MAX_NUMBER_OF_SLAB_CLASSES
+  constexpr size_t kMaxDump = 2u << 20;  // memcached's cachedump buffer
   std::string_view words[2];
   size_t n = 0;
   while (!args.empty() && n < 2) {
@@ -370,9 +370,9 @@ void cachedump(const StatsSources& src, std::string_view args, OutBuffer& out) {
     for (size_t shard = 0; more && shard < src.store->shard_count(); ++shard) {
       src.store->for_each_in_shard(shard, [&](const store::ItemView& it) {
         char tail[64];
-        int tn = snprintf(tail, sizeof(tail), " [%zu b; %llu s]\r\n", it.value.size(),
-                          it.exptime == 0 ? 0ULL
-                                          : static_cast<unsigned long long>(it.exptime + started));
+        int tn = snprintf(
+            tail, sizeof(tail), " [%zu b; %llu s]\r\n", it.value.size(),
+            it.exptime == 0 ? 0ULL : static_cast<unsigned long long>(it.exptime + started));
         line.assign("ITEM ");
         line.append(it.key);
         line.append(tail, static_cast<size_t>(tn));

@@ -29,7 +29,7 @@ struct StatsSources {
   const net::ConnRegistry* registry = nullptr;
   std::vector<engine::ThreadStats*> thread_stats;
   std::vector<net::WorkerStats*> worker_stats;
-  const TlsService* tls = nullptr;  // -Z: adds memcached's ssl_* counters to `stats`
+  const TlsService* tls = nullptr;        // -Z: adds memcached's ssl_* counters to `stats`
   engine::PrefixStats* detail = nullptr;  // `stats detail`; null: never collected
   int threads = 0;
   std::string listen_summary;  // for `stats settings` "inter"

@@ -1029,8 +1029,8 @@ void Store::for_each_in_shard(size_t shard, FunctionRef<bool(const ItemView&)> v
     const Item* it = s.table.item_at(i);
     if (it == nullptr || impl_->dead_reason(it, now) != Lookup::kHit) continue;
     const Item::Fields f = it->fields();
-    ItemView v{{f.key, f.nkey},  {f.key + f.nkey, f.vlen}, f.flags,     f.exptime,
-               it->time(now), it->cas_low48(),          impl_->cas_counter(), it->fetched()};
+    ItemView v{{f.key, f.nkey}, {f.key + f.nkey, f.vlen}, f.flags,      f.exptime, it->time(now),
+               it->cas_low48(), impl_->cas_counter(),     it->fetched()};
     if (!visit(v)) return;
   }
 }

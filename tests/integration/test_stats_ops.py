@@ -179,3 +179,29 @@ def test_ssl_settings_without_tls(server_factory):
         st = c.stats("settings")
     assert st["ssl_wbuf_size"] == "65536"
     assert st["ssl_session_cache"] == "no" and st["ssl_kernel_tls"] == "no"
+
+
+def _bin(op, key=b"", extras=b"", val=b""):
+    import struct
+    return struct.pack(">BBHBBHIIQ", 0x80, op, len(key), len(extras), 0, 0,
+                       len(key) + len(extras) + len(val), 0, 0) + extras + key + val
+
+
+def test_stats_detail_counts_binary_requests(server):
+    """memcached counts binary gets (touch and gat included), sets (append too) and deletes."""
+    import struct
+    with server.connect() as text:
+        assert text.call(b"stats detail on\r\n") == b"OK\r\n"
+        b = socket.create_connection((HOST, server.port))
+        store_extras = struct.pack(">II", 0, 0)
+        b.sendall(_bin(0x01, b"p:1", store_extras, b"v") + _bin(0x00, b"p:1") +
+                  _bin(0x00, b"p:2") + _bin(0x04, b"p:3") + _bin(0x0c, b"p:1") +
+                  _bin(0x1d, b"p:1", struct.pack(">I", 0)) + _bin(0x1c, b"p:4", struct.pack(">I", 0)) +
+                  _bin(0x02, b"p:5", store_extras, b"v") + _bin(0x0e, b"p:6", b"", b"x") +
+                  _bin(0x0a))
+        got = b""
+        while len(got) < 24 or got[-24 + 1] != 0x0a:  # up to the NOOP's answer
+            got += b.recv(65536)
+        b.close()
+        assert text.call(b"stats detail dump\r\n") == b"PREFIX p get 5 hit 3 set 3 del 1\r\n"
+        assert text.readline() == b"END\r\n"

@@ -1,6 +1,5 @@
 // Store semantics against memcached 1.6: the result matrix of every store mode, CAS ids, the
 // size rule, expiry, flush_all, incr/decr, touch, delete, background reclaim and stats.
-#include "store/item.h"
 #include "store/store.h"
 
 #include <gtest/gtest.h>
@@ -8,6 +7,7 @@
 #include <set>
 #include <string>
 
+#include "store/item.h"
 #include "store_test_util.h"
 
 namespace memshield::store {
