@@ -23,6 +23,13 @@ void Clock::tick() {
                  std::memory_order_relaxed);
 }
 
+void Clock::rebase(time_t process_started) {
+  if (process_started >= process_started_) return;
+  offset_.fetch_add(process_started_ - process_started);
+  process_started_ = process_started;
+  tick();
+}
+
 void Clock::advance_for_testing(RelTime seconds) {
   offset_.fetch_add(seconds);
   tick();

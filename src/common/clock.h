@@ -27,6 +27,10 @@ class Clock {
 
   // Re-reads the monotonic clock; called by the ticker (and tests).
   void tick();
+  // Warm restart: takes over an earlier process's epoch, so the relative times its items carry
+  // (expiry, last access, a pending flush) keep their meaning and the downtime counts as time
+  // passed. Before any other thread reads the clock. An epoch later than ours is ignored.
+  void rebase(time_t process_started);
   // Test hook: moves the clock forward without sleeping.
   void advance_for_testing(RelTime seconds);
 

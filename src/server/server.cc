@@ -36,6 +36,7 @@
 #include "server/stats_report.h"
 #include "server/tls_service.h"
 #include "server/udp_service.h"
+#include "store/restart_meta.h"
 #include "store/store.h"
 
 namespace memshield::server {
@@ -159,7 +160,8 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   bool refresh_certs(std::string* error) override;
   void shutdown(bool graceful) override {
     MS_INFO("shutdown requested by a client%s", graceful ? " (graceful)" : "");
-    kill(getpid(), SIGTERM);
+    // graceful: as SIGUSR1 (with -e, the memory file is kept for a warm restart).
+    kill(getpid(), graceful ? SIGUSR1 : SIGTERM);
   }
 
  private:
@@ -571,6 +573,28 @@ int Server::run() {
     if (!load_auth_file(nullptr)) return 1;  // memcached exits 1 when it cannot read -Y
     ctx_.ascii_auth = &ascii_auth_;
   }
+  // -e: a metadata file left by a graceful stop is read before anything listens; one that
+  // cannot be read or fails its checks stops start-up, as in memcached (the operator removes it
+  // to start clean), rather than serving from a memory file nothing vouches for.
+  store::RestartMeta restart_meta;
+  bool have_meta = false;
+  const std::string meta_path = settings_.memory_file + ".meta";
+  if (!settings_.memory_file.empty()) {
+    std::string error;
+    switch (store::read_meta_file(meta_path, &restart_meta, &error)) {
+      case store::MetaRead::kAbsent:
+        MS_LOG(1, "[restart] no metadata save file, starting with a clean cache");
+        break;
+      case store::MetaRead::kOk:
+        have_meta = true;
+        break;
+      case store::MetaRead::kInvalid:
+        fprintf(stderr,
+                "[restart] failed to read metadata: %s; remove it to start with a clean cache\n",
+                error.c_str());
+        return 1;
+    }
+  }
   if (!open_listeners()) return 71;  // EX_OSERR, as memcached exits when it cannot bind
   MetricsHttp metrics([this] { return format_metrics(sources_, shield_->stats); });
   std::string metrics_error;
@@ -605,7 +629,30 @@ int Server::run() {
   sc.evict = settings_.evict;
   sc.use_cas = settings_.use_cas;
   sc.item_size_max = settings_.item_size_max;
+  sc.memory_file = settings_.memory_file;
+  sc.restore = have_meta ? &restart_meta : nullptr;
   store_ = std::make_unique<store::Store>(sc, clock_);
+  if (!settings_.memory_file.empty()) {
+    switch (store_->warm_start()) {
+      case store::WarmStart::kFailed:
+        fprintf(stderr, "[restart] cannot use memory file: %s\n",
+                store_->warm_start_message().c_str());
+        return 71;
+      case store::WarmStart::kRestored:
+        // Relative times in the items are the old process's: keep its epoch.
+        clock_.rebase(static_cast<time_t>(restart_meta.process_started));
+        MS_INFO("[restart] %s (stopped for %lld s)", store_->warm_start_message().c_str(),
+                static_cast<long long>(clock_.unix_now() - restart_meta.stop_time));
+        break;
+      default:
+        if (!store_->warm_start_message().empty()) {
+          MS_WARN("[restart] %s", store_->warm_start_message().c_str());
+        }
+    }
+    // As memcached: once read, the metadata goes, so a crash later cannot restore a stale
+    // snapshot over a memory file that has changed since.
+    if (have_meta) unlink(meta_path.c_str());
+  }
 
   ctx_.store = store_.get();
   ctx_.clock = &clock_;
@@ -669,8 +716,8 @@ int Server::run() {
            settings_.memory_limit_mb);
   }
 
+  int sig = 0;
   while (exit_code == 0) {
-    int sig = 0;
     if (sigwait(&sigs, &sig) != 0) continue;
     if (sig == SIGHUP) {
       reload();
@@ -690,6 +737,18 @@ int Server::run() {
   }
   tick_cv_.notify_all();
   tick.join();
+  // SIGUSR1 (or `shutdown graceful`), with -e: nothing runs any more, so the memory file is
+  // consistent; describe it for the next start.
+  if (sig == SIGUSR1 && !settings_.memory_file.empty()) {
+    std::string error;
+    if (store_->save_for_restart(meta_path, &error)) {
+      MS_INFO("[restart] saved %llu items for a warm restart (%s)",
+              static_cast<unsigned long long>(store_->stats().curr_items), meta_path.c_str());
+    } else {
+      MS_WARN("[restart] failed to save metadata: %s", error.c_str());
+      exit_code = 1;
+    }
+  }
   for (const auto& ls : listeners_) close(ls.fd);
   if (!settings_.unix_socket.empty()) unlink(settings_.unix_socket.c_str());
   if (!settings_.pidfile.empty()) unlink(settings_.pidfile.c_str());

@@ -582,7 +582,6 @@ std::optional<std::string> Parser::apply(char flag, const char* raw) {
     case 'e':
       if (v.empty()) return std::string("Memory file path must not be empty");
       s_->memory_file = std::string(v);
-      warn("-e (memory file / restartable cache) is accepted but has no effect in memshield");
       return std::nullopt;
     case 'Z':
       s_->ssl = true;
@@ -959,7 +958,9 @@ std::string usage_text() {
 -W, --disable-watch       turn the watch command (live logging) off
 -Y, --auth-file=<file>    ascii authentication from a user:password file (re-read on
                           SIGHUP); UDP is then never answered
--e, --memory-file=<file>  restartable cache in an mmapped file (accepted; no effect)
+-e, --memory-file=<file>  keep item memory in <file> (put it on tmpfs, e.g. /dev/shm);
+                          SIGUSR1 (or `shutdown graceful` with -A) saves <file>.meta, and
+                          a restart with the same -m, -I, -C, -M restores every item
 -Z, --enable-ssl          TLS on every TCP listener (OpenSSL; not the UNIX socket or
                           UDP); certificates are reloaded on SIGHUP and refresh_certs
 -o, --extended            comma-separated list of extended options; repeatable

@@ -3,11 +3,18 @@
 // takes shard locks one at a time and is never called with the FIFO mutex held.
 #include "store/segment_arena.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <bit>
+#include <cerrno>
+#include <cstring>
 #include <new>
+
+#include "common/hash.h"
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -81,6 +88,12 @@ SegmentArena::SegmentArena(size_t limit, bool evict)
 }
 
 SegmentArena::~SegmentArena() {
+  if (file_base_ != nullptr) {
+    // The file keeps the segments (a saved snapshot refers to them); only the mapping goes.
+    munmap(file_base_, file_bytes_);
+    close(file_fd_);
+    return;
+  }
   for (Head& h : heads_) {
     if (h.seg != nullptr) free_segment(h.seg);
   }
@@ -94,11 +107,78 @@ SegmentArena::~SegmentArena() {
   }
 }
 
+uint64_t SegmentArena::planned_file_bytes(size_t item_size_max) const {
+  const size_t limit_slots = (static_cast<size_t>(limit_) + seg_size_ - 1) / seg_size_;
+  const size_t item_slots = (sizeof(Segment) + item_size_max + 512 + seg_size_ - 1) / seg_size_;
+  return uint64_t{2 * limit_slots + item_slots} * seg_size_;
+}
+
+bool SegmentArena::open_file(const std::string& path, size_t item_size_max, bool fresh,
+                             std::string* error) {
+  const uint64_t bytes = planned_file_bytes(item_size_max);
+  const size_t nslots = static_cast<size_t>(bytes / seg_size_);
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    *error = path + ": " + strerror(errno);
+    return false;
+  }
+  struct stat st {};
+  // A fresh start drops the old bytes (on tmpfs, their pages) before sizing the file.
+  if (fstat(fd, &st) != 0 || ((fresh || static_cast<uint64_t>(st.st_size) != bytes) &&
+                              (ftruncate(fd, 0) != 0 || ftruncate(fd, bytes) != 0))) {
+    *error = path + ": " + strerror(errno);
+    close(fd);
+    return false;
+  }
+  // Reserve an aligned span, then map the file over it, so segment_of()'s masking works.
+  void* span = map_aligned(bytes, seg_size_);
+  if (span == nullptr ||
+      mmap(span, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+    *error = path + ": mmap: " + strerror(errno);
+    if (span != nullptr) munmap(span, bytes);
+    close(fd);
+    return false;
+  }
+  file_base_ = static_cast<char*>(span);
+  file_bytes_ = bytes;
+  file_fd_ = fd;
+  slot_used_.assign(nslots, 0);
+  return true;
+}
+
+bool SegmentArena::claim_slots(size_t first, size_t n) {
+  if (first > slot_used_.size() || n > slot_used_.size() - first) return false;
+  for (size_t i = first; i < first + n; ++i) {
+    if (slot_used_[i]) return false;
+  }
+  std::fill_n(slot_used_.begin() + static_cast<ptrdiff_t>(first), n, 1);
+  return true;
+}
+
+void SegmentArena::release_slots(size_t first, size_t n) {
+  std::fill_n(slot_used_.begin() + static_cast<ptrdiff_t>(first), n, 0);
+  fallocate(file_fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+            static_cast<off_t>(first * seg_size_), static_cast<off_t>(n * seg_size_));
+}
+
 // The caller has already counted the mapping in reserved_.
 Segment* SegmentArena::new_segment(size_t item_bytes, bool large) {
   const size_t map_bytes =
       large ? (sizeof(Segment) + item_bytes + kPage - 1) / kPage * kPage : seg_size_;
-  void* p = map_aligned(map_bytes, seg_size_);
+  void* p = nullptr;
+  if (file_base_ != nullptr) {
+    // First fit over the slots: one for a normal segment, a run for a large one.
+    const size_t n = (map_bytes + seg_size_ - 1) / seg_size_;
+    std::lock_guard<std::mutex> g(file_mu_);
+    for (size_t i = 0; i + n <= slot_used_.size(); ++i) {
+      if (claim_slots(i, n)) {
+        p = file_base_ + i * seg_size_;
+        break;
+      }
+    }
+  } else {
+    p = map_aligned(map_bytes, seg_size_);
+  }
   if (p == nullptr) return nullptr;
   auto* s = new (p) Segment;
   s->data = static_cast<char*>(p) + sizeof(Segment);
@@ -114,7 +194,82 @@ void SegmentArena::free_segment(Segment* s) {
   unpoison(s->data, s->cap);
   reserved_.fetch_sub(static_cast<int64_t>(bytes), std::memory_order_relaxed);
   s->~Segment();
+  if (file_base_ != nullptr) {
+    std::lock_guard<std::mutex> g(file_mu_);
+    release_slots(static_cast<size_t>(reinterpret_cast<char*>(s) - file_base_) / seg_size_,
+                  (bytes + seg_size_ - 1) / seg_size_);
+    return;
+  }
   munmap(s, bytes);
+}
+
+void SegmentArena::snapshot(std::vector<SegmentRecord>* out) const {
+  auto add = [&](const Segment* s, SegmentQueue q) {
+    SegmentRecord r;
+    r.offset = static_cast<uint64_t>(reinterpret_cast<const char*>(s) - file_base_);
+    r.map_bytes = s->map_bytes;
+    r.used = s->used;
+    r.checksum = XXH3_64bits(s->data, s->used);
+    r.queue = static_cast<uint8_t>(q);
+    r.large = s->large ? 1 : 0;
+    out->push_back(r);
+  };
+  for (const Segment* s = window_.oldest; s != nullptr; s = s->next) add(s, SegmentQueue::kWindow);
+  for (const Head& h : heads_) {
+    if (h.seg != nullptr) add(h.seg, SegmentQueue::kWindow);
+  }
+  for (const Segment* s = main_.oldest; s != nullptr; s = s->next) add(s, SegmentQueue::kMain);
+  if (main_head_.seg != nullptr) add(main_head_.seg, SegmentQueue::kMain);
+}
+
+size_t SegmentArena::adopt(const std::vector<SegmentRecord>& records,
+                           FunctionRef<bool(Segment&)> index) {
+  size_t dropped = 0;
+  for (const SegmentRecord& r : records) {
+    const bool shape_ok =
+        r.offset % seg_size_ == 0 && r.offset < file_bytes_ &&
+        r.map_bytes <= file_bytes_ - r.offset && r.map_bytes > sizeof(Segment) &&
+        r.used <= r.map_bytes - sizeof(Segment) && r.queue <= 1 &&
+        (r.large ? r.map_bytes % kPage == 0 : r.map_bytes == seg_size_);
+    const size_t first = static_cast<size_t>(r.offset / seg_size_);
+    const size_t n = static_cast<size_t>((r.map_bytes + seg_size_ - 1) / seg_size_);
+    if (!shape_ok || !claim_slots(first, n)) {
+      ++dropped;
+      continue;
+    }
+    char* p = file_base_ + r.offset;
+    if (XXH3_64bits(p + sizeof(Segment), r.used) != r.checksum ||
+        reserved_.load(std::memory_order_relaxed) + static_cast<int64_t>(r.map_bytes) > limit_) {
+      release_slots(first, n);
+      ++dropped;
+      continue;
+    }
+    auto* s = new (p) Segment;
+    s->data = p + sizeof(Segment);
+    s->cap = r.map_bytes - sizeof(Segment);
+    s->map_bytes = r.map_bytes;
+    s->used = r.used;
+    s->large = r.large != 0;
+    reserved_.fetch_add(static_cast<int64_t>(r.map_bytes), std::memory_order_relaxed);
+    if (!index(*s)) {
+      free_segment(s);
+      ++dropped;
+      continue;
+    }
+    poison(s->data + s->used, s->cap - s->used);
+    push_sealed(s->large ? large_queue()
+                : r.queue == static_cast<uint8_t>(SegmentQueue::kMain) ? main_
+                                                                       : window_,
+                s);
+  }
+  // Slots no record holds may keep bytes from before: give their memory back.
+  for (size_t i = 0; i < slot_used_.size(); ++i) {
+    size_t j = i;
+    while (j < slot_used_.size() && !slot_used_[j]) ++j;
+    if (j > i) release_slots(i, j - i);
+    i = j;
+  }
+  return dropped;
 }
 
 void SegmentArena::push_sealed(Fifo& q, Segment* s) {

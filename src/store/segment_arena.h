@@ -10,9 +10,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "common/function_ref.h"
 #include "common/futex_lock.h"
+#include "store/restart_meta.h"
 
 namespace memshield::store {
 
@@ -49,6 +52,27 @@ class SegmentArena {
 
   SegmentArena(size_t limit, bool evict);
   ~SegmentArena();
+
+  // -e FILE: segments are carved from FILE (mapped shared, on tmpfs in practice) instead of
+  // anonymous memory. Called once, before the first allocation. The file is a sparse span of
+  // slots of one segment size each, twice what the limit allows plus the largest item, so a
+  // large item finds contiguous free slots; freed slots are punched out (their memory goes
+  // back). `fresh`: discard what the file held. False, with *error, if it cannot be set up.
+  bool open_file(const std::string& path, size_t item_size_max, bool fresh, std::string* error);
+  // The size open_file() gives the file for these settings.
+  uint64_t planned_file_bytes(size_t item_size_max) const;
+  bool file_backed() const { return file_base_ != nullptr; }
+  size_t segment_size() const { return seg_size_; }
+  uint64_t file_bytes() const { return file_bytes_; }
+  // The file's segments in queue order, with a checksum of each one's items (write heads are
+  // listed after their queue). Only with no allocation in flight (workers stopped).
+  void snapshot(std::vector<SegmentRecord>* out) const;
+  // Rebuilds segments and queues from a snapshot taken by an earlier process on the same file.
+  // A record out of bounds, overlapping another, or whose bytes fail their checksum is dropped
+  // (its slots punched out); index(seg) must check every item's bounds before linking any, and
+  // return false (nothing linked) if one is malformed: the segment is then dropped too.
+  // Returns the number of segments dropped.
+  size_t adopt(const std::vector<SegmentRecord>& records, FunctionRef<bool(Segment&)> index);
   SegmentArena(const SegmentArena&) = delete;
   SegmentArena& operator=(const SegmentArena&) = delete;
 
@@ -101,6 +125,16 @@ class SegmentArena {
   void push_sealed(Fifo& q, Segment* s);
   Segment* new_segment(size_t item_bytes, bool large);
   void free_segment(Segment* s);
+
+  // -e: the memory file's mapping, size in bytes and slots (one segment size each), and which
+  // slots segments occupy (guarded by file_mu_; taken only when a segment is made or freed).
+  bool claim_slots(size_t first, size_t n);
+  void release_slots(size_t first, size_t n);
+  char* file_base_ = nullptr;
+  uint64_t file_bytes_ = 0;
+  int file_fd_ = -1;
+  std::mutex file_mu_;
+  std::vector<uint8_t> slot_used_;
 
   const int64_t limit_;
   const bool evict_;

@@ -19,6 +19,7 @@
 #include "common/number_parse.h"
 #include "store/frequency_sketch.h"
 #include "store/item.h"
+#include "store/restart_meta.h"
 #include "store/segment_arena.h"
 #include "store/slot_table.h"
 
@@ -608,6 +609,135 @@ Store::Store(const Config& config, const Clock& clock)
     impl_->table_bytes.fetch_add(b);
     impl_->arena.add_external(b);
   }
+  if (!config_.memory_file.empty()) open_memory_file();
+}
+
+namespace {
+LayoutSettings layout_of(const Config& c, const SegmentArena& arena) {
+  LayoutSettings l;
+  l.memory_limit = c.memory_limit;
+  l.item_size_max = c.item_size_max;
+  l.segment_size = arena.segment_size();
+  l.file_bytes = arena.planned_file_bytes(c.item_size_max);
+  l.shards_log2 = std::min(c.shards_log2, 16u);
+  l.use_cas = c.use_cas ? 1 : 0;
+  l.evict = c.evict ? 1 : 0;
+  return l;
+}
+}  // namespace
+
+// -e: maps the memory file; with a snapshot whose layout matches, restores the CAS counter, the
+// flush state and each shard's table size, then indexes every segment that passes its checks.
+void Store::open_memory_file() {
+  const RestartMeta* meta = config_.restore;
+  if (meta != nullptr) {
+    std::string old;
+    const std::string name = meta->layout.mismatch(layout_of(config_, impl_->arena), &old);
+    if (!name.empty()) {
+      warm_message_ = "restart incompatible due to setting for [" + name + "] [old value: " +
+                      old + "]; starting with a clean cache";
+      meta = nullptr;
+    } else if (meta->table_capacity.size() != impl_->nshards) {
+      warm_message_ = "metadata lists the wrong number of shards; starting with a clean cache";
+      meta = nullptr;
+    }
+  }
+  std::string error;
+  if (!impl_->arena.open_file(config_.memory_file, config_.item_size_max, meta == nullptr,
+                              &error)) {
+    warm_start_ = WarmStart::kFailed;
+    warm_message_ = error;
+    return;
+  }
+  if (meta == nullptr) {
+    warm_start_ = WarmStart::kCold;
+    return;
+  }
+  impl_->last_cas.store(meta->last_cas);
+  impl_->oldest_cas.store(meta->oldest_cas);
+  impl_->oldest_live.store(meta->oldest_live);
+  impl_->flush_pending.store(meta->flush_pending != 0);
+  // Tables as big as they were (memcached restores its hash power too), within the limit.
+  for (size_t i = 0; i < impl_->nshards; ++i) {
+    SlotTable& t = shards_[i].table;
+    const uint64_t cap = meta->table_capacity[i];
+    if (cap <= t.capacity() || cap * 8 > static_cast<uint64_t>(impl_->limit) / 4) continue;
+    const auto before = static_cast<int64_t>(t.bytes());
+    if (!t.init(static_cast<size_t>(cap), std::min(config_.shards_log2, 16u))) continue;
+    const auto delta = static_cast<int64_t>(t.bytes()) - before;
+    impl_->table_bytes.fetch_add(delta);
+    impl_->arena.add_external(delta);
+  }
+  const size_t dropped =
+      impl_->arena.adopt(meta->segments, [this](Segment& seg) { return index_segment(seg); });
+  const Stats st = stats();
+  warm_start_ = WarmStart::kRestored;
+  warm_message_ = "restored " + std::to_string(st.curr_items) + " items from " +
+                  std::to_string(meta->segments.size() - dropped) + " segments";
+  if (dropped != 0) {
+    warm_message_ += "; dropped " + std::to_string(dropped) +
+                     " segments that failed their bounds or checksum checks";
+  }
+}
+
+// One segment of a restored memory file: every item's sizes must lie within the segment's used
+// bytes (checked for all before any is linked); then each item that was linked goes back into
+// its shard's table. Unlinked ones count as dead bytes, as they did before the stop.
+bool Store::index_segment(Segment& seg) {
+  size_t off = 0;
+  while (off < seg.used) {
+    const size_t avail = seg.used - off;
+    if (avail < sizeof(Item)) return false;
+    const auto* it = reinterpret_cast<const Item*>(seg.data + off);
+    const uint32_t w = it->size_word;
+    const size_t fixed = sizeof(Item) + ((w & Item::kVlenMask) == Item::kLongValue ? 4 : 0) +
+                         ((w & Item::kHasExptime) ? 4 : 0) + ((w & Item::kHasFlags) ? 4 : 0);
+    if (fixed > avail) return false;
+    const size_t size = it->size();
+    if (size > avail || it->nkey() > kMaxKey || it->vlen() > config_.item_size_max) return false;
+    off += size;
+  }
+  uint64_t dead = 0;
+  for (off = 0; off < seg.used;) {
+    auto* it = reinterpret_cast<Item*>(seg.data + off);
+    const size_t size = it->size();
+    off += size;
+    bool linked = false;
+    if (it->linked()) {
+      const uint64_t h = hash_key(it->key());
+      Shard& s = impl_->shard_for(h);
+      std::lock_guard<FutexLock> g(s.mu);
+      if (s.table.find(it->key(), h) == SlotTable::kNone) linked = impl_->locked_link_new(s, h, it);
+    }
+    if (!linked) {
+      it->bits = static_cast<uint8_t>(it->bits & ~Item::kLinked);
+      dead += size;
+    }
+  }
+  seg.dead.store(dead, std::memory_order_relaxed);
+  return true;
+}
+
+bool Store::save_for_restart(const std::string& meta_path, std::string* error) const {
+  if (!impl_->arena.file_backed()) {
+    *error = "no memory file";
+    return false;
+  }
+  RestartMeta m;
+  m.layout = layout_of(config_, impl_->arena);
+  m.process_started = clock_.process_started();
+  m.stop_time = clock_.unix_now();
+  m.current_time = clock_.now();
+  m.last_cas = impl_->last_cas.load();
+  m.oldest_cas = impl_->oldest_cas.load();
+  m.oldest_live = impl_->oldest_live.load();
+  m.flush_pending = impl_->flush_pending.load() ? 1 : 0;
+  for (size_t i = 0; i < impl_->nshards; ++i) {
+    std::lock_guard<FutexLock> g(shards_[i].mu);
+    m.table_capacity.push_back(shards_[i].table.capacity());
+  }
+  impl_->arena.snapshot(&m.segments);
+  return write_meta_file(meta_path, m, error);
 }
 
 // Items live in segments, which the arena frees; items own nothing else.

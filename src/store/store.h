@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "common/clock.h"
@@ -18,13 +19,23 @@
 
 namespace memshield::store {
 
+struct RestartMeta;  // restart_meta.h
+
 struct Config {
   size_t memory_limit = 64u << 20;  // -m, bytes; everything items use counts against it
   bool evict = true;                // false with -M: fail with kNoMemory instead of evicting
   bool use_cas = true;              // false with -C: CAS values are 0
   size_t item_size_max = 1u << 20;  // -I
   unsigned shards_log2 = 8;         // 2^n lock shards
+  // -e: item memory lives in this file (restart_meta.h, DESIGN.md "Warm restart"). With
+  // `restore` (a metadata file read at start-up) whose layout settings match, the items the
+  // file holds are indexed again; otherwise the file starts empty.
+  std::string memory_file;
+  const RestartMeta* restore = nullptr;
 };
+
+// What the constructor did with Config::memory_file.
+enum class WarmStart : uint8_t { kNone, kCold, kRestored, kFailed };
 
 enum class Mode : uint8_t { kSet, kAdd, kReplace, kAppend, kPrepend, kCas };
 enum class StoreResult : uint8_t { kStored, kNotStored, kExists, kNotFound, kNoMemory };
@@ -141,6 +152,14 @@ class Store {
 
   const Config& config() const { return config_; }
 
+  // -e: kFailed (the memory file could not be opened or mapped; see warm_start_message()),
+  // kCold (a clean start; the message says why when a snapshot was refused) or kRestored.
+  WarmStart warm_start() const { return warm_start_; }
+  const std::string& warm_start_message() const { return warm_message_; }
+  // -e, at a graceful stop with no request in flight: writes `meta_path` describing the memory
+  // file's segments, CAS, flush state and clock, for the next process to restore.
+  bool save_for_restart(const std::string& meta_path, std::string* error) const;
+
   // memcached's size rule, so the largest accepted value matches it to the byte: 48 B item
   // header + 8 B CAS (if enabled) + key + 1 + value + 2 (CRLF) + 4 if flags != 0, at most -I.
   bool size_ok(size_t nkey, uint32_t flags, size_t vlen) const;
@@ -205,10 +224,14 @@ class Store {
   friend class NewItem;
   struct Shard;
   void release_unlinked(Item* it, Segment* seg);
+  void open_memory_file();
+  bool index_segment(Segment& seg);
 
   Config config_;
   const Clock& clock_;
   std::unique_ptr<Shard[]> shards_;
+  WarmStart warm_start_ = WarmStart::kNone;
+  std::string warm_message_;
   // (implementation state)
   struct Impl;
   std::unique_ptr<Impl> impl_;
