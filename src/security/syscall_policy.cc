@@ -77,6 +77,17 @@ std::vector<SyscallRule> server_syscall_policy(const SyscallPolicyOptions& optio
     rules.push_back({"fcntl", SyscallArgCheck{1, 0xffffffffu, F_GETFD}});
     rules.push_back({"fcntl", SyscallArgCheck{1, 0xffffffffu, F_SETFD}});
   }
+  if (options.memory_file) {
+    rules.push_back({"fallocate", std::nullopt});
+    rules.push_back({"fsync", std::nullopt});
+    for (const char* name : {"rename", "renameat", "renameat2", "unlink", "unlinkat"}) {
+      rules.push_back({name, std::nullopt});
+    }
+    // The metadata's temporary file: created write-only and truncated, nothing else.
+    constexpr uint64_t kMetaFlags = O_WRONLY | O_CREAT | O_TRUNC;
+    rules.push_back({"openat", SyscallArgCheck{2, kWriteFlags, kMetaFlags}});
+    rules.push_back({"open", SyscallArgCheck{1, kWriteFlags, kMetaFlags}});
+  }
   if (options.sanitizer_runtime) {
     for (const char* name : kSanitizer) rules.push_back({name, std::nullopt});
   }

@@ -29,6 +29,8 @@ struct SyscallPolicyOptions {
   bool sanitizer_runtime = false;  // ASan/LSan builds: the leak checker's calls at exit
   uint32_t self_pid = 0;         // kill/tgkill allowed on this process only (0: not at all)
   bool cyrus_sasl = false;       // -S with Cyrus SASL: its sasldb lookups read the database
+  bool memory_file = false;      // -e: freed segments are punched out of the file, and a
+                                 // graceful stop writes FILE.meta (create, write, fsync, rename)
 };
 
 // The allow-list; everything else is refused (the server kills the process on a refused call).

@@ -488,6 +488,7 @@ bool Server::install_syscall_filter() {
   po.self_pid = static_cast<uint32_t>(getpid());
   po.sanitizer_runtime = kSanitizerBuild;
   po.cyrus_sasl = settings_.sasl && sasl_.uses_cyrus();
+  po.memory_file = !settings_.memory_file.empty();
   std::string error;
   if (!install_seccomp(security::server_syscall_policy(po), &error)) {
     fprintf(stderr, "failed to install the seccomp filter: %s\n", error.c_str());
