@@ -5,6 +5,8 @@
 // Helpers prefixed `locked_` expect the caller to hold the shard's lock (memcached's `do_`).
 #include "store/store.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstdlib>
@@ -640,6 +642,15 @@ void Store::open_memory_file() {
     } else if (meta->table_capacity.size() != impl_->nshards) {
       warm_message_ = "metadata lists the wrong number of shards; starting with a clean cache";
       meta = nullptr;
+    } else {
+      struct stat st {};
+      if (stat(config_.memory_file.c_str(), &st) != 0 ||
+          static_cast<uint64_t>(st.st_size) != meta->layout.file_bytes) {
+        warm_message_ = "memory file missing or not the size the metadata describes (" +
+                        std::to_string(meta->layout.file_bytes) +
+                        " bytes); starting with a clean cache";
+        meta = nullptr;
+      }
     }
   }
   std::string error;
