@@ -1,11 +1,10 @@
 // See stats_report.h.
 #include "server/stats_report.h"
 
-#include <algorithm>
-
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <string>
@@ -125,9 +124,10 @@ void general(const StatsSources& src, StatWriter& w) {
   // memcached's table starts at 2^hashpower_init buckets (16 by default) and only grows; the
   // store's shards start smaller, so the reported level never reads below memcached's start.
   w.u64("hash_power_level",
-        std::max<uint64_t>(s.hash_power_level, src.settings->hashpower_init > 0
-                                                   ? static_cast<uint64_t>(src.settings->hashpower_init)
-                                                   : 16));
+        std::max<uint64_t>(s.hash_power_level,
+                           src.settings->hashpower_init > 0
+                               ? static_cast<uint64_t>(src.settings->hashpower_init)
+                               : 16));
   w.u64("hash_bytes", s.hash_bytes);
   w.u64("hash_is_expanding", 0);
   // memcached lists these only while the features they count are on (stats.t counts them).

@@ -129,10 +129,10 @@ bool decode_meta(const std::string& bytes, RestartMeta* m, std::string* error) {
   LayoutSettings& l = out.layout;
   uint64_t n = 0;
   bool ok = r.get(&l.memory_limit) && r.get(&l.item_size_max) && r.get(&l.segment_size) &&
-            r.get(&l.file_bytes) && r.get(&l.shards_log2) && r.get(&l.use_cas) &&
-            r.get(&l.evict) && r.get(&out.process_started) && r.get(&out.stop_time) &&
-            r.get(&out.current_time) && r.get(&out.last_cas) && r.get(&out.oldest_cas) &&
-            r.get(&out.oldest_live) && r.get(&out.flush_pending) && r.get(&n) && n <= kMaxShards;
+            r.get(&l.file_bytes) && r.get(&l.shards_log2) && r.get(&l.use_cas) && r.get(&l.evict) &&
+            r.get(&out.process_started) && r.get(&out.stop_time) && r.get(&out.current_time) &&
+            r.get(&out.last_cas) && r.get(&out.oldest_cas) && r.get(&out.oldest_live) &&
+            r.get(&out.flush_pending) && r.get(&n) && n <= kMaxShards;
   if (ok) {
     out.table_capacity.resize(n);
     for (uint64_t& c : out.table_capacity) ok = ok && r.get(&c);
@@ -141,8 +141,8 @@ bool decode_meta(const std::string& bytes, RestartMeta* m, std::string* error) {
   if (ok) {
     out.segments.resize(n);
     for (SegmentRecord& s : out.segments) {
-      ok = ok && r.get(&s.offset) && r.get(&s.map_bytes) && r.get(&s.used) &&
-           r.get(&s.checksum) && r.get(&s.queue) && r.get(&s.large);
+      ok = ok && r.get(&s.offset) && r.get(&s.map_bytes) && r.get(&s.used) && r.get(&s.checksum) &&
+           r.get(&s.queue) && r.get(&s.large);
     }
   }
   if (!ok || r.left() != 0) {

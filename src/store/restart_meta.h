@@ -32,8 +32,8 @@ struct LayoutSettings {
   uint64_t segment_size = 0;   // derived from -m, checked as a guard on the derivation
   uint64_t file_bytes = 0;     // the memory file's size
   uint32_t shards_log2 = 0;
-  uint8_t use_cas = 0;         // -C
-  uint8_t evict = 0;           // -M (items then always carry an expiry field)
+  uint8_t use_cas = 0;  // -C
+  uint8_t evict = 0;    // -M (items then always carry an expiry field)
 
   // The name of the first setting that differs (memcached's names), or "" when all match.
   std::string mismatch(const LayoutSettings& now, std::string* old_value) const;

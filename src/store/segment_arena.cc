@@ -226,11 +226,10 @@ size_t SegmentArena::adopt(const std::vector<SegmentRecord>& records,
                            FunctionRef<bool(Segment&)> index) {
   size_t dropped = 0;
   for (const SegmentRecord& r : records) {
-    const bool shape_ok =
-        r.offset % seg_size_ == 0 && r.offset < file_bytes_ &&
-        r.map_bytes <= file_bytes_ - r.offset && r.map_bytes > sizeof(Segment) &&
-        r.used <= r.map_bytes - sizeof(Segment) && r.queue <= 1 &&
-        (r.large ? r.map_bytes % kPage == 0 : r.map_bytes == seg_size_);
+    const bool shape_ok = r.offset % seg_size_ == 0 && r.offset < file_bytes_ &&
+                          r.map_bytes <= file_bytes_ - r.offset && r.map_bytes > sizeof(Segment) &&
+                          r.used <= r.map_bytes - sizeof(Segment) && r.queue <= 1 &&
+                          (r.large ? r.map_bytes % kPage == 0 : r.map_bytes == seg_size_);
     const size_t first = static_cast<size_t>(r.offset / seg_size_);
     const size_t n = static_cast<size_t>((r.map_bytes + seg_size_ - 1) / seg_size_);
     if (!shape_ok || !claim_slots(first, n)) {
@@ -257,7 +256,7 @@ size_t SegmentArena::adopt(const std::vector<SegmentRecord>& records,
       continue;
     }
     poison(s->data + s->used, s->cap - s->used);
-    push_sealed(s->large ? large_queue()
+    push_sealed(s->large                                               ? large_queue()
                 : r.queue == static_cast<uint8_t>(SegmentQueue::kMain) ? main_
                                                                        : window_,
                 s);

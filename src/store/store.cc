@@ -636,8 +636,8 @@ void Store::open_memory_file() {
     std::string old;
     const std::string name = meta->layout.mismatch(layout_of(config_, impl_->arena), &old);
     if (!name.empty()) {
-      warm_message_ = "restart incompatible due to setting for [" + name + "] [old value: " +
-                      old + "]; starting with a clean cache";
+      warm_message_ = "restart incompatible due to setting for [" + name + "] [old value: " + old +
+                      "]; starting with a clean cache";
       meta = nullptr;
     } else if (meta->table_capacity.size() != impl_->nshards) {
       warm_message_ = "metadata lists the wrong number of shards; starting with a clean cache";

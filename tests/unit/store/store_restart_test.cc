@@ -154,8 +154,7 @@ TEST_F(RestartTest, ChangedSettingsStartClean) {
   c.restore = &meta;
   Store s(c, clock_);
   EXPECT_EQ(s.warm_start(), WarmStart::kCold);
-  EXPECT_NE(s.warm_start_message().find("[maxbytes]"), std::string::npos)
-      << s.warm_start_message();
+  EXPECT_NE(s.warm_start_message().find("[maxbytes]"), std::string::npos) << s.warm_start_message();
   EXPECT_EQ(s.stats().curr_items, 0u);
   EXPECT_EQ(get(s, "k1").result, Lookup::kMiss);
   EXPECT_EQ(put(s, "k1", "fresh"), StoreResult::kStored);
