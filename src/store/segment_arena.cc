@@ -152,11 +152,15 @@ bool SegmentArena::claim_slots(size_t first, size_t n) {
     if (slot_used_[i]) return false;
   }
   std::fill_n(slot_used_.begin() + static_cast<ptrdiff_t>(first), n, 1);
+  if (first == free_hint_) {
+    while (free_hint_ < slot_used_.size() && slot_used_[free_hint_]) ++free_hint_;
+  }
   return true;
 }
 
 void SegmentArena::release_slots(size_t first, size_t n) {
   std::fill_n(slot_used_.begin() + static_cast<ptrdiff_t>(first), n, 0);
+  free_hint_ = std::min(free_hint_, first);
   fallocate(file_fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
             static_cast<off_t>(first * seg_size_), static_cast<off_t>(n * seg_size_));
 }
@@ -170,7 +174,7 @@ Segment* SegmentArena::new_segment(size_t item_bytes, bool large) {
     // First fit over the slots: one for a normal segment, a run for a large one.
     const size_t n = (map_bytes + seg_size_ - 1) / seg_size_;
     std::lock_guard<std::mutex> g(file_mu_);
-    for (size_t i = 0; i + n <= slot_used_.size(); ++i) {
+    for (size_t i = free_hint_; i + n <= slot_used_.size(); ++i) {
       if (claim_slots(i, n)) {
         p = file_base_ + i * seg_size_;
         break;

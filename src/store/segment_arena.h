@@ -135,6 +135,7 @@ class SegmentArena {
   int file_fd_ = -1;
   std::mutex file_mu_;
   std::vector<uint8_t> slot_used_;
+  size_t free_hint_ = 0;  // no slot below this one is free
 
   const int64_t limit_;
   const bool evict_;
