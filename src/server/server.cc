@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
@@ -643,7 +644,7 @@ int Server::run() {
         // Relative times in the items are the old process's: keep its epoch.
         clock_.rebase(static_cast<time_t>(restart_meta.process_started));
         MS_INFO("[restart] %s (stopped for %lld s)", store_->warm_start_message().c_str(),
-                static_cast<long long>(clock_.unix_now() - restart_meta.stop_time));
+                std::max<long long>(0, clock_.unix_now() - restart_meta.stop_time));
         break;
       default:
         if (!store_->warm_start_message().empty()) {
