@@ -89,7 +89,9 @@ SegmentArena::SegmentArena(size_t limit, bool evict)
 
 SegmentArena::~SegmentArena() {
   if (file_base_ != nullptr) {
-    // The file keeps the segments (a saved snapshot refers to them); only the mapping goes.
+    // The file keeps the segments (a saved snapshot refers to them); only the mapping goes
+    // (and, under ASan, the poison of its unused tails, which would outlive the mapping).
+    unpoison(file_base_, file_bytes_);
     munmap(file_base_, file_bytes_);
     close(file_fd_);
     return;
@@ -140,6 +142,7 @@ bool SegmentArena::open_file(const std::string& path, size_t item_size_max, bool
     return false;
   }
   file_base_ = static_cast<char*>(span);
+  unpoison(file_base_, bytes);
   file_bytes_ = bytes;
   file_fd_ = fd;
   slot_used_.assign(nslots, 0);
