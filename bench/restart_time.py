@@ -5,6 +5,7 @@ save and the restore took (process signalled -> exited; process started -> servi
 item back) against a cold start. Not run in CI.
 
     python3 bench/restart_time.py [--items N] [--memory MB] [--bin build/bin/memshield]
+    python3 bench/restart_time.py --bin /usr/bin/memcached --downtime 2   # the reference
 """
 
 import argparse
@@ -89,6 +90,8 @@ def main():
     ap.add_argument("--items", type=int, default=1_000_000)
     ap.add_argument("--memory", type=int, default=1024)
     ap.add_argument("--bin", default=os.path.join(REPO, "build", "bin", "memshield"))
+    ap.add_argument("--downtime", type=float, default=0,
+                    help="seconds between stop and restart (memcached 1.6.18 needs about 2)")
     a = ap.parse_args()
     d = tempfile.mkdtemp(prefix="memshield-bench-", dir="/dev/shm")
     memfile = os.path.join(d, "mem")
@@ -101,8 +104,10 @@ def main():
         before = curr_items(port)
         save = stop(proc)
         meta = os.path.getsize(memfile + ".meta")
+        time.sleep(a.downtime)
         proc, warm = start(a.bin, port, memfile, a.memory)
         after = curr_items(port)
+        restored = proc
         check = command(port, b"get key:%028d\r\n" % (a.items // 2), b"END\r\n")
         stop(proc)
         print(f"items {a.items} (32-byte keys, 100-byte values), -m {a.memory}")
@@ -111,6 +116,9 @@ def main():
         print(f"save (SIGUSR1 to exit): {save * 1000:.0f} ms; metadata file {meta} bytes")
         print(f"warm start to first answer (every item indexed): {warm * 1000:.0f} ms")
         print(f"spot check: {'ok' if b'VALUE' in check else 'MISSING'}")
+        for line in restored.stderr.read().decode(errors="replace").splitlines():
+            if "restored" in line or "restart" in line.lower():
+                print("server:", line)
     finally:
         for f in os.listdir(d):
             os.unlink(os.path.join(d, f))

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -679,12 +680,17 @@ void Store::open_memory_file() {
     impl_->table_bytes.fetch_add(delta);
     impl_->arena.add_external(delta);
   }
+  const auto started = std::chrono::steady_clock::now();
   const size_t dropped =
       impl_->arena.adopt(meta->segments, [this](Segment& seg) { return index_segment(seg); });
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count();
   const Stats st = stats();
   warm_start_ = WarmStart::kRestored;
   warm_message_ = "restored " + std::to_string(st.curr_items) + " items from " +
-                  std::to_string(meta->segments.size() - dropped) + " segments";
+                  std::to_string(meta->segments.size() - dropped) + " segments in " +
+                  std::to_string(ms) + " ms";
   if (dropped != 0) {
     warm_message_ += "; dropped " + std::to_string(dropped) +
                      " segments that failed their bounds or checksum checks";
@@ -718,6 +724,7 @@ bool Store::index_segment(Segment& seg) {
       const uint64_t h = hash_key(it->key());
       Shard& s = impl_->shard_for(h);
       std::lock_guard<FutexLock> g(s.mu);
+      // A key linked twice (never written so; a damaged file) keeps its first copy.
       if (s.table.find(it->key(), h) == SlotTable::kNone) linked = impl_->locked_link_new(s, h, it);
     }
     if (!linked) {
