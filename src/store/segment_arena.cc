@@ -4,6 +4,7 @@
 #include "store/segment_arena.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -122,6 +123,13 @@ bool SegmentArena::open_file(const std::string& path, size_t item_size_max, bool
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     *error = path + ": " + strerror(errno);
+    return false;
+  }
+  // One server per file: a second one would hand out the same bytes. The lock belongs to the
+  // open file, so it travels with the descriptor (a takeover passing it keeps it held).
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    *error = path + ": in use by another process (" + strerror(errno) + ")";
+    close(fd);
     return false;
   }
   struct stat st {};

@@ -235,6 +235,17 @@ def test_damaged_memory_file_never_crashes(memfile):
     stop_graceful(srv)
 
 
+@memshield_only
+def test_second_server_on_the_same_file_refused(memfile):
+    srv = start_server(["-e", memfile])
+    r = run_binary(["-p", "0", "-U", "0", "-e", memfile])
+    assert r.returncode == 71
+    assert b"in use by another process" in r.stderr
+    with srv.connect() as c:
+        assert c.set(b"k", b"v") == b"STORED\r\n"
+    stop_graceful(srv)
+
+
 def test_stats_settings_memory_file(memfile):
     srv = start_server(["-e", memfile])
     assert srv.stats("settings")["memory_file"] == memfile

@@ -223,6 +223,14 @@ TEST_F(RestartTest, DamagedMemoryFileNeverServesADamagedItem) {
   }
 }
 
+TEST_F(RestartTest, OneStorePerFile) {
+  Store a(MakeConfig(), clock_);
+  ASSERT_EQ(a.warm_start(), WarmStart::kCold);
+  Store b(MakeConfig(), clock_);
+  EXPECT_EQ(b.warm_start(), WarmStart::kFailed);
+  EXPECT_NE(b.warm_start_message().find("in use"), std::string::npos) << b.warm_start_message();
+}
+
 // Garbage whose checksums were recomputed to match (what a bug, not a bit flip, could leave):
 // the bounds checks alone must keep the restore from reading outside a segment. Run under
 // ASan (MEMSHIELD_SANITIZE) this is the test of index_segment's checks.
