@@ -85,8 +85,21 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
   meta_.held_key = {};  // memcached has sent the replies of the last input by now
   size_t pos = 0;
   uint32_t served = 0;
-  while (pos < in.size() && !res.close) {
+  while ((pos < in.size() || state_ == State::kDump) && !res.close) {
     switch (state_) {
+      case State::kDump: {
+        // A key dump: one chunk per turn, and only while the client keeps reading.
+        if (out.size() <= out_limit) dump_.step(*ctx_.store, *ctx_.clock, out);
+        if (dump_.active()) {
+          res.consumed = pos;
+          res.more_output = true;
+          res.yield = out.size() <= out_limit;
+          return res;
+        }
+        state_ = State::kLine;
+        res.progress = true;
+        break;
+      }
       case State::kSwallow: {
         size_t n = std::min(pending_bytes_, in.size() - pos);
         pos += n;
@@ -352,7 +365,52 @@ void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
     case Cmd::kMeta:
       do_meta(req, out);
       break;
+    case Cmd::kLruCrawler:
+      do_lru_crawler(req, out);
+      break;
+    case Cmd::kLru:
+      ctx_.hooks->lru(req.args, out);
+      break;
   }
+}
+
+// `lru_crawler metadump <all|hash|ids>` streams from here (see key_dump.h); the crawler's other
+// subcommands belong to the server. Refusals follow memcached 1.6.18's order: crawler off, -X,
+// answers already waiting in this batch, then the class list.
+void TextSession::do_lru_crawler(const Request& req, OutBuffer& out) {
+  std::string_view words[3];
+  size_t n = 0;
+  for (std::string_view a = req.args; !a.empty() && n < 3;) {
+    size_t sp = a.find(' ');
+    if (sp != 0) words[n++] = a.substr(0, sp);
+    a = sp == std::string_view::npos ? std::string_view() : a.substr(sp + 1);
+  }
+  if (n == 0 || words[0] != "metadump") {
+    ctx_.hooks->lru_crawler(req.args, out);
+    return;
+  }
+  if (n != 2) {
+    out.append("ERROR\r\n", 7);
+    return;
+  }
+  std::string_view refusal = ctx_.hooks->metadump_refusal();
+  if (!refusal.empty()) {
+    out.append(refusal);
+    out.append("\r\n", 2);
+    return;
+  }
+  if (!out.empty()) {
+    // memcached hands the socket to its crawler, so the dump cannot follow other answers.
+    out.append("ERROR cannot pipeline other commands before metadump\r\n");
+    return;
+  }
+  bool items = false;
+  if (!parse_dump_classes(words[1], &items)) {
+    out.append("BADCLASS invalid class id\r\n");
+    return;
+  }
+  dump_.start(items);
+  state_ = State::kDump;
 }
 
 void TextSession::do_meta(const Request& req, OutBuffer& out) {
