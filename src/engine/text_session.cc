@@ -83,6 +83,7 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
                                          uint32_t max_requests) {
   Result res;
   meta_.held_key = {};  // memcached has sent the replies of the last input by now
+  answers_held_ = false;
   size_t pos = 0;
   uint32_t served = 0;
   while ((pos < in.size() || state_ == State::kDump) && !res.close) {
@@ -248,6 +249,20 @@ void TextSession::finish_auth(OutBuffer& out) {
 }
 
 void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
+  const size_t out_before = out.size();
+  execute_command(req, out, close);
+  // What memcached would still hold unsent when a metadump arrives: answers since the last
+  // command that makes it send at once (the get family and mn flush its pipeline).
+  const bool flushes = (req.cmd >= Cmd::kGet && req.cmd <= Cmd::kGats) ||
+                       (req.cmd == Cmd::kMeta && req.args.substr(0, 2) == "mn");
+  if (flushes) {
+    answers_held_ = false;
+  } else if (out.size() != out_before) {
+    answers_held_ = true;
+  }
+}
+
+void TextSession::execute_command(const Request& req, OutBuffer& out, bool* close) {
   noreply_ = req.noreply;
   const std::string_view held = meta_.held_key;  // an mg hit answered just before this command
   if (req.cmd != Cmd::kMeta) meta_.held_key = {};
@@ -399,8 +414,9 @@ void TextSession::do_lru_crawler(const Request& req, OutBuffer& out) {
     out.append("\r\n", 2);
     return;
   }
-  if (!out.empty()) {
-    // memcached hands the socket to its crawler, so the dump cannot follow other answers.
+  if (answers_held_) {
+    // memcached hands the socket to its crawler, so the dump cannot follow answers it has not
+    // sent yet (those of this read, since the last get or mn).
     out.append("ERROR cannot pipeline other commands before metadump\r\n");
     return;
   }
@@ -480,6 +496,7 @@ void TextSession::begin_store(const Request& req, OutBuffer& out) {
 
 void TextSession::finish_store(OutBuffer& out) {
   state_ = State::kLine;
+  answers_held_ = true;  // a storage command's answer is held as any other (see execute)
   if (meta_set_) {
     meta_set_ = false;
     meta_.finish_set(std::move(item_), crlf_[0] == '\r' && crlf_[1] == '\n', out);

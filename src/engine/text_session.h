@@ -48,6 +48,7 @@ class TextSession {
   enum class State { kLine, kValue, kSwallow, kAuthToken, kDump };
 
   void execute(const protocol::text::Request& req, OutBuffer& out, bool* close);
+  void execute_command(const protocol::text::Request& req, OutBuffer& out, bool* close);
   void begin_store(const protocol::text::Request& req, OutBuffer& out);
   void finish_store(OutBuffer& out);
   void do_meta(const protocol::text::Request& req, OutBuffer& out);
@@ -79,6 +80,7 @@ class TextSession {
   size_t auth_need_ = 0;    // kAuthToken: bytes of token and terminator still to come
   MetaCommands meta_{ctx_, stats_};
   KeyDump dump_;  // kDump: `lru_crawler metadump` in progress
+  bool answers_held_ = false;  // answers of this input memcached would not have sent yet
   bool meta_set_ = false;  // kValue belongs to an ms: finish_store hands it to meta_
 
   // kValue: the item being filled, and where we are in "<value>\r\n".

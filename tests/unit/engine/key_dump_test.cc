@@ -97,8 +97,11 @@ TEST_F(MetadumpTest, RefusalsInMemcachedsOrder) {
     out.clear();
   }
   EXPECT_EQ(answers, "ERROR\r\nBADCLASS invalid class id\r\nEND\r\n");
-  s.process("mn\r\nlru_crawler metadump all\r\n", out);
-  EXPECT_EQ(out.to_string(), "MN\r\nERROR cannot pipeline other commands before metadump\r\n");
+  s.process("mg nokey v\r\nlru_crawler metadump all\r\n", out);
+  EXPECT_EQ(out.to_string(), "EN\r\nERROR cannot pipeline other commands before metadump\r\n");
+  out.clear();
+  s.process("mn\r\nlru_crawler metadump all\r\n", out);  // mn flushes memcached's pipeline
+  EXPECT_EQ(out.to_string(), "MN\r\nEND\r\n");
   out.clear();
   hooks_.refusal = "ERROR metadump not allowed";
   s.process("lru_crawler metadump all\r\n", out);
