@@ -55,47 +55,53 @@ void KeyDump::step(const store::Store& store, const Clock& clock, OutBuffer& out
   if (!active_) return;
   const time_t started = clock.process_started();
   size_t produced = 0;
-  while (shard_ < store.shard_count() && produced < kChunkBytes) {
-    entries_.clear();
-    keys_.clear();
-    store.for_each_in_shard(shard_, [&](const store::ItemView& it) {
-      entries_.push_back({static_cast<uint32_t>(keys_.size()),
-                          static_cast<uint32_t>(it.key.size()), it.exptime, it.last_access,
-                          it.cas(),
-                          static_cast<uint32_t>(store.item_total(it.key.size(), it.flags,
-                                                                 it.value.size())),
-                          it.fetched});
-      keys_.append(it.key);
-      return true;
-    });
-    ++shard_;
+  while (produced < kChunkBytes) {
+    if (next_ == entries_.size()) {
+      // The next shard: copied under its lock (cheap), formatted later, a chunk per step.
+      if (shard_ >= store.shard_count()) break;
+      entries_.clear();
+      keys_.clear();
+      next_ = 0;
+      store.for_each_in_shard(shard_, [&](const store::ItemView& it) {
+        entries_.push_back({static_cast<uint32_t>(keys_.size()),
+                            static_cast<uint32_t>(it.key.size()), it.exptime, it.last_access,
+                            it.cas(),
+                            static_cast<uint32_t>(store.item_total(it.key.size(), it.flags,
+                                                                   it.value.size())),
+                            it.fetched});
+        keys_.append(it.key);
+        return true;
+      });
+      ++shard_;
+      continue;
+    }
     // "key=<uri-encoded> exp=<unix time or -1> la=<unix time> cas=<n> fetch=<yes|no> cls=1
     // size=<memcached's item size>\n", as memcached 1.6.18 writes them (LF only; END has CRLF).
-    for (const Entry& e : entries_) {
-      line_.assign("key=");
-      append_uri_encoded(line_, std::string_view(keys_.data() + e.key_offset, e.key_size));
-      line_.append(" exp=");
-      if (e.exptime == 0) {
-        line_.append("-1");
-      } else {
-        append_u64(line_, static_cast<uint64_t>(e.exptime + started));
-      }
-      line_.append(" la=");
-      append_u64(line_, static_cast<uint64_t>(e.last_access + started));
-      line_.append(" cas=");
-      append_u64(line_, e.cas);
-      line_.append(e.fetched ? " fetch=yes cls=1 size=" : " fetch=no cls=1 size=");
-      append_u64(line_, e.size);
-      line_.push_back('\n');
-      out.append(line_);
-      produced += line_.size();
+    const Entry& e = entries_[next_++];
+    line_.assign("key=");
+    append_uri_encoded(line_, std::string_view(keys_.data() + e.key_offset, e.key_size));
+    line_.append(" exp=");
+    if (e.exptime == 0) {
+      line_.append("-1");
+    } else {
+      append_u64(line_, static_cast<uint64_t>(e.exptime + started));
     }
+    line_.append(" la=");
+    append_u64(line_, static_cast<uint64_t>(e.last_access + started));
+    line_.append(" cas=");
+    append_u64(line_, e.cas);
+    line_.append(e.fetched ? " fetch=yes cls=1 size=" : " fetch=no cls=1 size=");
+    append_u64(line_, e.size);
+    line_.push_back('\n');
+    out.append(line_);
+    produced += line_.size();
   }
-  if (shard_ >= store.shard_count()) {
+  if (shard_ >= store.shard_count() && next_ == entries_.size()) {
     out.append("END\r\n", 5);
     active_ = false;
     entries_ = {};
     keys_ = {};
+    next_ = 0;
   }
 }
 

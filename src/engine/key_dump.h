@@ -1,7 +1,7 @@
 // `lru_crawler metadump`: memcached 1.6.18's key dump, produced in chunks as the client's socket
-// drains. Each step walks whole shards of the store (store.h's iterator), copying what a line
-// needs under that shard's lock and formatting it after the lock is gone, until about 64 KB are
-// out; the session then yields so other connections run between chunks.
+// drains. A shard at a time (store.h's iterator), what each line needs is copied under that
+// shard's lock; the lines are formatted after the lock is gone, about 64 KB per step, and the
+// session then yields so other connections run between chunks.
 #pragma once
 
 #include <cstddef>
@@ -30,6 +30,8 @@ class KeyDump {
   // Starts a dump of every live item (items false: of none; only END is sent).
   void start(bool items) {
     shard_ = items ? 0 : SIZE_MAX;
+    next_ = 0;
+    entries_.clear();
     active_ = true;
   }
   bool active() const { return active_; }
@@ -49,6 +51,7 @@ class KeyDump {
   bool active_ = false;
   size_t shard_ = 0;
   std::vector<Entry> entries_;  // one shard's items, copied under its lock
+  size_t next_ = 0;             // the next of entries_ to format
   std::string keys_;
   std::string line_;
 };

@@ -19,6 +19,9 @@ using protocol::text::Request;
 
 namespace {
 
+// A key dump stops producing while this much of it waits to be sent.
+constexpr size_t kDumpBacklog = 256u << 10;
+
 // memcached accepts tokens of any length; ours must fit a user, a space and a password.
 constexpr size_t kMaxAuthToken = 4096;
 
@@ -89,12 +92,15 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
   while ((pos < in.size() || state_ == State::kDump) && !res.close) {
     switch (state_) {
       case State::kDump: {
-        // A key dump: one chunk per turn, and only while the client keeps reading.
-        if (out.size() <= out_limit) dump_.step(*ctx_.store, *ctx_.clock, out);
+        // A key dump: one chunk per turn, and only while less than kDumpBacklog waits to be
+        // sent, so the dump goes at the pace the client reads it (the worker resumes it when
+        // the socket drains) instead of in bursts that would keep other connections waiting.
+        const bool room = out.size() < std::min(out_limit, kDumpBacklog);
+        if (room) dump_.step(*ctx_.store, *ctx_.clock, out);
         if (dump_.active()) {
           res.consumed = pos;
           res.more_output = true;
-          res.yield = out.size() <= out_limit;
+          res.yield = room;
           return res;
         }
         state_ = State::kLine;

@@ -472,7 +472,7 @@ void Worker::drive(Connection* c, const char* data, size_t len, bool from_scratc
       return;
     }
     if (!flush(c)) return;
-    if (c->producing && !c->closing && c->out.size() <= config_.out_high_water) {
+    if (c->producing && !c->closing && c->out.empty()) {
       queue_turn(c);  // the output drained at once: no event would come to resume the dump
       return;
     }
