@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cstdlib>
 #include <string>
 
@@ -50,12 +51,13 @@ bool parse_double_word(std::string_view w, double* out) {
   return end != s.c_str() && *end == '\0';
 }
 
-bool parse_i32_word(std::string_view w, int32_t* out) {
+bool parse_i64_word(std::string_view w, int64_t* out) {
   std::string s(w);
   char* end = nullptr;
-  long v = strtol(s.c_str(), &end, 10);
-  if (end == s.c_str() || *end != '\0' || v < INT32_MIN || v > INT32_MAX) return false;
-  *out = static_cast<int32_t>(v);
+  errno = 0;
+  long long v = strtoll(s.c_str(), &end, 10);
+  if (end == s.c_str() || *end != '\0' || errno == ERANGE) return false;
+  *out = v;
   return true;
 }
 
@@ -129,12 +131,17 @@ void LruAdmin::lru_crawler(std::string_view args, OutBuffer& out) {
 
 void LruAdmin::lru(std::string_view args, OutBuffer& out) {
   std::string_view w[kMaxWords];
-  const size_t n = split(args, w);
+  size_t n = split(args, w);
+  // `lru` takes memcached's noreply (which silences every answer); `lru_crawler` does not.
+  const bool noreply = n > 0 && n <= kMaxWords && w[n - 1] == "noreply";
+  if (noreply) --n;
   auto answer = [&](std::string_view line) {
+    if (noreply) return;
     out.append(line);
     out.append("\r\n", 2);
   };
-  if (n == 5 && w[0] == "tune") {
+  // Words past the ones a subcommand needs are ignored, as memcached does.
+  if (n >= 5 && w[0] == "tune") {
     uint32_t hot = 0, warm = 0;
     double hot_f = 0, warm_f = 0;
     if (!parse_u32(w[1], &hot) || !parse_u32(w[2], &warm) || !parse_double_word(w[3], &hot_f) ||
@@ -150,7 +157,7 @@ void LruAdmin::lru(std::string_view args, OutBuffer& out) {
     return answer("OK");
   }
   // mode and temp_ttl reconfigure memcached's LRU maintainer: without it, they are unknown.
-  if (n == 2 && w[0] == "mode" && state_.maintainer) {
+  if (n >= 2 && w[0] == "mode" && state_.maintainer) {
     if (w[1] == "flat") {
       state_.segmented.store(false);
     } else if (w[1] == "segmented") {
@@ -160,14 +167,15 @@ void LruAdmin::lru(std::string_view args, OutBuffer& out) {
     }
     return answer("OK");
   }
-  if (n == 2 && w[0] == "temp_ttl" && state_.maintainer) {
-    int32_t ttl = 0;
-    if (!parse_i32_word(w[1], &ttl)) return answer("ERROR");
-    if (ttl < 0) {
+  if (n >= 2 && w[0] == "temp_ttl" && state_.maintainer) {
+    int64_t ttl = 0;  // memcached reads a long and keeps an int
+    if (!parse_i64_word(w[1], &ttl)) return answer("ERROR");
+    const int32_t kept = static_cast<int32_t>(static_cast<uint32_t>(ttl));  // as memcached's int
+    if (kept < 0) {
       state_.temp_lru.store(false);
     } else {
       state_.temp_lru.store(true);
-      state_.temporary_ttl.store(static_cast<uint32_t>(ttl));
+      state_.temporary_ttl.store(static_cast<uint32_t>(kept));
     }
     return answer("OK");
   }

@@ -457,6 +457,7 @@ void reset_stats(const StatsSources& src) {
   for (engine::ThreadStats* t : src.thread_stats) t->reset();
   for (net::WorkerStats* n : src.worker_stats) n->reset();
   src.store->reset_stats();
+  if (src.lru != nullptr) src.lru->crawler_starts.store(0);  // memcached's reset clears it
   if (src.detail != nullptr) src.detail->reset();
 }
 

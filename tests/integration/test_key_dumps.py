@@ -109,9 +109,13 @@ ADMIN_SCRIPT = [
     b"lru temp_ttl\r\n", b"lru temp_ttl 10\r\n", b"lru temp_ttl -1\r\n", b"lru temp_ttl x\r\n",
     b"lru tune\r\n", b"lru tune 10 20 0.1 2\r\n", b"lru tune 10 20 0.1\r\n",
     b"lru tune 10 71 0.1 2\r\n", b"lru tune 10 20 0 2\r\n", b"lru segmented\r\n", b"lru x\r\n",
+    b"lru mode flat noreply\r\n", b"lru tune 10 90 0.1 2 noreply\r\n", b"lru mode flat extra\r\n",
+    b"lru temp_ttl 99999999999\r\n", b"lru temp_ttl 2147483648\r\n", b"lru temp_ttl 7 8\r\n",
+    b"lru_crawler enable noreply\r\n", b"lru_crawler crawl 1,\r\n",
     b"verbosity\r\n", b"verbosity 5\r\n", b"verbosity x\r\n", b"verbosity 1 noreply\r\n",
     b"stats sizes\r\n", b"stats sizes_enable\r\n", b"stats sizes\r\n",
     b"set d 0 0 100\r\n" + b"y" * 100 + b"\r\n", b"stats sizes\r\n", b"stats sizes_disable\r\n",
+    b"stats reset\r\n",
 ]
 SETTINGS = [b"lru_crawler", b"lru_crawler_sleep", b"lru_crawler_tocrawl", b"lru_segmented",
             b"hot_lru_pct", b"warm_lru_pct", b"hot_max_factor", b"warm_max_factor", b"temp_lru",
@@ -134,6 +138,7 @@ def test_lru_crawler_and_lru_commands_answer_as_memcached(both):
         assert normalise(g) == normalise(w), line
     s_ms, s_mc = settings_of(ms), settings_of(mc)
     assert {k: s_ms[k] for k in SETTINGS} == {k: s_mc[k] for k in SETTINGS}
+    assert ms.stats()["lru_crawler_starts"] == mc.stats()["lru_crawler_starts"] == "0"  # reset
 
 
 @pytest.mark.parametrize("flags", [("-X",), ("-o", "no_lru_crawler"),

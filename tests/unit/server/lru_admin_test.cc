@@ -80,6 +80,11 @@ TEST_F(LruAdminTest, LruSubcommandsAnswerAsMemcached) {
   EXPECT_EQ(lru("tune 10 20 0 2"), "ERROR hot/warm age factors must be greater than 0\r\n");
   EXPECT_EQ(lru("tune 10 20 0.1"), "ERROR\r\n");
   EXPECT_EQ(lru("segmented"), "ERROR\r\n");
+  EXPECT_EQ(lru("mode flat noreply"), "");  // lru takes noreply; lru_crawler does not
+  EXPECT_FALSE(state_.segmented.load());
+  EXPECT_EQ(lru("mode x noreply"), "");
+  EXPECT_EQ(crawler("enable noreply"), "ERROR\r\n");
+  EXPECT_EQ(lru("temp_ttl 99999999999"), "OK\r\n");
   EXPECT_EQ(lru(""), "ERROR\r\n");
 }
 
