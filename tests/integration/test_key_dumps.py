@@ -292,3 +292,26 @@ def test_shutdown_graceful_with_dash_A(both):
         assert server.wait(10) is not None
     for server in both():
         assert talk(server, [b"shutdown graceful\r\n"]) == [b"ERROR: shutdown not enabled\r\n"]
+
+
+def test_metadump_waits_for_a_slow_reader_without_stalling_others(server_factory):
+    """A dump is made as its reader drains the socket: while the reader sleeps, the server holds
+    a bounded backlog (not the 22 MB dump) and other connections' gets are answered at once;
+    then the whole dump arrives, followed by the answer to a command pipelined behind it."""
+    srv = server_factory("-m", "256")
+    fill(srv, 300000)
+    rss_before = srv.rss_kb()
+    with RawConn(srv.host, srv.port) as slow, RawConn(srv.host, srv.port) as other:
+        slow.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+        slow.send(b"lru_crawler metadump all\r\nversion\r\n")
+        time.sleep(0.5)
+        worst = 0.0
+        for i in range(100):
+            t0 = time.monotonic()
+            other.send(b"get key%d\r\n" % (i * 997))
+            assert other.read_until(b"END\r\n").startswith(b"VALUE ")
+            worst = max(worst, time.monotonic() - t0)
+        assert worst < 0.2
+        assert srv.rss_kb() - rss_before < 8 * 1024  # the backlog, not the dump
+        data = slow.read_until(b"VERSION ", timeout=60)
+        assert data.count(b"\n") == 300000 + 1 and data.endswith(b"END\r\nVERSION ")
