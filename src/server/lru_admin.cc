@@ -90,7 +90,9 @@ void LruAdmin::lru_crawler(std::string_view args, OutBuffer& out) {
   };
   if (n == 1 && w[0] == "enable") {
     // memcached answers so when its crawler thread is already running.
-    if (state_.crawler_enabled.exchange(true)) return answer("ERROR failed to start lru crawler thread");
+    if (state_.crawler_enabled.exchange(true)) {
+      return answer("ERROR failed to start lru crawler thread");
+    }
     return answer("OK");
   }
   if (n == 1 && w[0] == "disable") {
@@ -149,7 +151,9 @@ void LruAdmin::lru(std::string_view args, OutBuffer& out) {
       return answer("ERROR");
     }
     if (hot + warm > 80) return answer("ERROR hot and warm pcts must not exceed 80");
-    if (hot_f <= 0 || warm_f <= 0) return answer("ERROR hot/warm age factors must be greater than 0");
+    if (hot_f <= 0 || warm_f <= 0) {
+      return answer("ERROR hot/warm age factors must be greater than 0");
+    }
     state_.hot_lru_pct.store(hot);
     state_.warm_lru_pct.store(warm);
     state_.hot_max_factor.store(hot_f);
