@@ -33,6 +33,13 @@ class Hooks {
   virtual std::unique_ptr<SaslSession> new_sasl_session() { return nullptr; }
   // -S: the answer to SASL_LIST_MECHS (space separated).
   virtual std::string sasl_mechanisms() { return "PLAIN"; }
+  // `lru_crawler <args>` (all but metadump, which the session streams) and `lru <args>`:
+  // appends the whole answer.
+  virtual void lru_crawler(std::string_view args, OutBuffer& out) { out.append("ERROR\r\n"); }
+  virtual void lru(std::string_view args, OutBuffer& out) { out.append("ERROR\r\n"); }
+  // Whether `lru_crawler metadump` may run now: empty if so, else the line to answer instead
+  // (no CRLF), as memcached refuses it with the crawler off or with -X.
+  virtual std::string_view metadump_refusal() { return {}; }
   // `refresh_certs`: reloads the TLS certificates. False with the line to answer (no CRLF).
   virtual bool refresh_certs(std::string* error) {
     *error = "Error TLS not enabled";

@@ -19,6 +19,9 @@ using protocol::text::Request;
 
 namespace {
 
+// A key dump stops producing while this much of it waits to be sent.
+constexpr size_t kDumpBacklog = 256u << 10;
+
 // memcached accepts tokens of any length; ours must fit a user, a space and a password.
 constexpr size_t kMaxAuthToken = 4096;
 
@@ -83,10 +86,27 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
                                          uint32_t max_requests) {
   Result res;
   meta_.held_key = {};  // memcached has sent the replies of the last input by now
+  answers_held_ = false;
   size_t pos = 0;
   uint32_t served = 0;
-  while (pos < in.size() && !res.close) {
+  while ((pos < in.size() || state_ == State::kDump) && !res.close) {
     switch (state_) {
+      case State::kDump: {
+        // A key dump: one chunk per turn, and only while less than kDumpBacklog waits to be
+        // sent, so the dump goes at the pace the client reads it (the worker resumes it when
+        // the socket drains) instead of in bursts that would keep other connections waiting.
+        const bool room = out.size() < std::min(out_limit, kDumpBacklog);
+        if (room) dump_.step(*ctx_.store, *ctx_.clock, out);
+        if (dump_.active()) {
+          res.consumed = pos;
+          res.more_output = true;
+          res.yield = room;
+          return res;
+        }
+        state_ = State::kLine;
+        res.progress = true;
+        break;
+      }
       case State::kSwallow: {
         size_t n = std::min(pending_bytes_, in.size() - pos);
         pos += n;
@@ -235,6 +255,20 @@ void TextSession::finish_auth(OutBuffer& out) {
 }
 
 void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
+  const size_t out_before = out.size();
+  execute_command(req, out, close);
+  // What memcached would still hold unsent when a metadump arrives: answers since the last
+  // command that makes it send at once (the get family and mn flush its pipeline).
+  const bool flushes = (req.cmd >= Cmd::kGet && req.cmd <= Cmd::kGats) ||
+                       (req.cmd == Cmd::kMeta && req.args.substr(0, 2) == "mn");
+  if (flushes) {
+    answers_held_ = false;
+  } else if (out.size() != out_before) {
+    answers_held_ = true;
+  }
+}
+
+void TextSession::execute_command(const Request& req, OutBuffer& out, bool* close) {
   noreply_ = req.noreply;
   const std::string_view held = meta_.held_key;  // an mg hit answered just before this command
   if (req.cmd != Cmd::kMeta) meta_.held_key = {};
@@ -352,7 +386,53 @@ void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
     case Cmd::kMeta:
       do_meta(req, out);
       break;
+    case Cmd::kLruCrawler:
+      do_lru_crawler(req, out);
+      break;
+    case Cmd::kLru:
+      ctx_.hooks->lru(req.args, out);
+      break;
   }
+}
+
+// `lru_crawler metadump <all|hash|ids>` streams from here (see key_dump.h); the crawler's other
+// subcommands belong to the server. Refusals follow memcached 1.6.18's order: crawler off, -X,
+// answers already waiting in this batch, then the class list.
+void TextSession::do_lru_crawler(const Request& req, OutBuffer& out) {
+  std::string_view words[3];
+  size_t n = 0;
+  for (std::string_view a = req.args; !a.empty() && n < 3;) {
+    size_t sp = a.find(' ');
+    if (sp != 0) words[n++] = a.substr(0, sp);
+    a = sp == std::string_view::npos ? std::string_view() : a.substr(sp + 1);
+  }
+  if (n == 0 || words[0] != "metadump") {
+    ctx_.hooks->lru_crawler(req.args, out);
+    return;
+  }
+  if (n != 2) {
+    out.append("ERROR\r\n", 7);
+    return;
+  }
+  std::string_view refusal = ctx_.hooks->metadump_refusal();
+  if (!refusal.empty()) {
+    out.append(refusal);
+    out.append("\r\n", 2);
+    return;
+  }
+  if (answers_held_) {
+    // memcached hands the socket to its crawler, so the dump cannot follow answers it has not
+    // sent yet (those of this read, since the last get or mn).
+    out.append("ERROR cannot pipeline other commands before metadump\r\n");
+    return;
+  }
+  bool items = false;
+  if (!parse_dump_classes(words[1], &items)) {
+    out.append("BADCLASS invalid class id\r\n");
+    return;
+  }
+  dump_.start(items);
+  state_ = State::kDump;
 }
 
 void TextSession::do_meta(const Request& req, OutBuffer& out) {
@@ -422,6 +502,7 @@ void TextSession::begin_store(const Request& req, OutBuffer& out) {
 
 void TextSession::finish_store(OutBuffer& out) {
   state_ = State::kLine;
+  answers_held_ = true;  // a storage command's answer is held as any other (see execute)
   if (meta_set_) {
     meta_set_ = false;
     meta_.finish_set(std::move(item_), crlf_[0] == '\r' && crlf_[1] == '\n', out);

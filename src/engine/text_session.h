@@ -9,6 +9,7 @@
 
 #include "common/out_buffer.h"
 #include "engine/context.h"
+#include "engine/key_dump.h"
 #include "engine/meta_commands.h"
 #include "engine/thread_stats.h"
 #include "protocol/text/request.h"
@@ -24,6 +25,9 @@ class TextSession {
     bool abort = false;  // close at once, unsent answers dropped (garbage), as memcached does
     bool progress = false;  // at least one request was completed
     bool yield = false;     // stopped after max_requests with more requests waiting (-R)
+    // A key dump is under way: call again, even without new input, once `out` has room. With
+    // yield set, other connections should have a turn first.
+    bool more_output = false;
   };
 
   // `peer`: the client's address if it has one (for address-bound answers such as cookies).
@@ -37,17 +41,20 @@ class TextSession {
   Result process(std::string_view in, OutBuffer& out, size_t out_limit = 4u << 20,
                  uint32_t max_requests = 0);
   // False while a value (or a refused value being swallowed) is still arriving.
-  bool at_request_boundary() const { return state_ == State::kLine; }
+  // (A key dump being sent counts as between requests: nothing of a request is pending.)
+  bool at_request_boundary() const { return state_ == State::kLine || state_ == State::kDump; }
 
  private:
-  enum class State { kLine, kValue, kSwallow, kAuthToken };
+  enum class State { kLine, kValue, kSwallow, kAuthToken, kDump };
 
   void execute(const protocol::text::Request& req, OutBuffer& out, bool* close);
+  void execute_command(const protocol::text::Request& req, OutBuffer& out, bool* close);
   void begin_store(const protocol::text::Request& req, OutBuffer& out);
   void finish_store(OutBuffer& out);
   void do_meta(const protocol::text::Request& req, OutBuffer& out);
   void do_get(const protocol::text::Request& req, OutBuffer& out);
   void do_flush_all(const protocol::text::Request& req, OutBuffer& out);
+  void do_lru_crawler(const protocol::text::Request& req, OutBuffer& out);
   void reply(OutBuffer& out, std::string_view line);
   // -Y: the gate. begin_auth takes a line from an unauthenticated client (false: refused, drop
   // the rest of the input as memcached does); finish_auth checks the "<user> <password>" token.
@@ -72,6 +79,8 @@ class TextSession {
   std::string auth_token_;  // kAuthToken: the token so far, "\r\n" included
   size_t auth_need_ = 0;    // kAuthToken: bytes of token and terminator still to come
   MetaCommands meta_{ctx_, stats_};
+  KeyDump dump_;  // kDump: `lru_crawler metadump` in progress
+  bool answers_held_ = false;  // answers of this input memcached would not have sent yet
   bool meta_set_ = false;  // kValue belongs to an ms: finish_store hands it to meta_
 
   // kValue: the item being filled, and where we are in "<value>\r\n".

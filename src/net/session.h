@@ -29,7 +29,11 @@ class Session {
     bool close = false;  // close after the pending output is written
     bool abort = false;  // close now, dropping unsent output (a peer sending garbage)
     bool progress = false;  // at least one request was completed
-    bool yield = false;     // stopped at its per-turn request limit (-R) with more input waiting
+    bool yield = false;  // stopped at its per-turn request limit (-R) with more input waiting
+    // The session has more to send without further input (a key dump): call on_input again,
+    // with whatever input is held, once the output has drained below the mark; with yield,
+    // after the other connections ready now.
+    bool more_output = false;
   };
   virtual ~Session() = default;
   // Consumes what it can of `in`, appending answers to `out`. Bytes not consumed are offered

@@ -71,6 +71,7 @@ struct Worker::Connection {
   uint32_t events = 0;
   bool closing = false;
   bool queued = false;  // in turns_: buffered requests wait for another turn (-R)
+  bool producing = false;  // the session has output to make without input (a key dump)
   std::atomic<RelTime> last_active{0};
   std::atomic<ConnState> state{ConnState::kRead};  // for `stats conns`
   RelTime request_started = 0;  // when the request now arriving began; 0 = between requests
@@ -454,13 +455,14 @@ void Worker::drive(Connection* c, const char* data, size_t len, bool from_scratc
     }
     if (r.close) c->closing = true;
     if (r.abort) c->out.clear();
+    c->producing = r.more_output && !c->closing;
     // The slow-request clock runs from the last completed request while one is partly in.
     if (c->in_len == 0 && c->session->at_request_boundary()) {
       c->request_started = 0;
     } else if (r.progress || c->request_started == 0) {
       c->request_started = clock_.now();
     }
-    if (r.yield && !c->closing && c->in_len > 0) {
+    if (r.yield && !c->closing && (c->in_len > 0 || c->producing)) {
       // -R: this connection has had its turn; the others ready now go first (memcached's
       // conn_yields). Its answers wait for the send after its next turn unless they pile up:
       // one send per buffer of requests rather than one per N of them.
@@ -470,6 +472,10 @@ void Worker::drive(Connection* c, const char* data, size_t len, bool from_scratc
       return;
     }
     if (!flush(c)) return;
+    if (c->producing && !c->closing && c->out.empty()) {
+      queue_turn(c);  // the output drained at once: no event would come to resume the dump
+      return;
+    }
     // Requests held back for back-pressure, and the output has drained below the mark already
     // (a large socket buffer): carry on now, since no event may come to resume them.
     if (c->closing || r.consumed == 0 || c->in_len == 0 ||
@@ -498,7 +504,8 @@ void Worker::run_queued_turns() {
     turns_[i] = nullptr;
     c->queued = false;
     const int fd = c->fd;
-    if (!c->closing && c->in_len > 0 && c->out.size() <= config_.out_high_water) {
+    if (!c->closing && (c->in_len > 0 || c->producing) &&
+        c->out.size() <= config_.out_high_water) {
       drive(c, c->in.data(), c->in_len, false);
     } else if (!flush(c)) {
       continue;
@@ -558,7 +565,9 @@ void Worker::on_writable(Connection* c) {
   }
   if (!flush(c)) return;
   // Output drained below the mark: resume requests that were held back for back-pressure.
-  if (c->in_len > 0 && !c->closing && c->out.size() <= config_.out_high_water) {
+  // A key dump waiting for room goes on the same way.
+  if ((c->in_len > 0 || c->producing) && !c->closing &&
+      c->out.size() <= config_.out_high_water) {
     drive(c, c->in.data(), c->in_len, false);
     if (connections_[fd] != c) return;
   }

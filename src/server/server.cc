@@ -34,6 +34,7 @@
 #include "server/sd_notify.h"
 #include "server/shield.h"
 #include "server/source_limit.h"
+#include "server/lru_admin.h"
 #include "server/stats_report.h"
 #include "server/tls_service.h"
 #include "server/udp_service.h"
@@ -76,7 +77,7 @@ class ClientConnection final : public net::Session {
     engine::TextSession::Result r = mode_ == Mode::kBinary
                                         ? binary_.process(in, out, kOutHighWater, reqs_per_event_)
                                         : text_.process(in, out, kOutHighWater, reqs_per_event_);
-    return {r.consumed, r.close, r.abort, r.progress, r.yield};
+    return {r.consumed, r.close, r.abort, r.progress, r.yield, r.more_output};
   }
   bool at_request_boundary() const override {
     return mode_ == Mode::kBinary ? binary_.at_request_boundary() : text_.at_request_boundary();
@@ -159,6 +160,11 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   std::unique_ptr<engine::SaslSession> new_sasl_session() override { return sasl_.new_session(); }
   std::string sasl_mechanisms() override { return sasl_.mechanisms(); }
   bool refresh_certs(std::string* error) override;
+  void lru_crawler(std::string_view args, OutBuffer& out) override {
+    lru_admin_->lru_crawler(args, out);
+  }
+  void lru(std::string_view args, OutBuffer& out) override { lru_admin_->lru(args, out); }
+  std::string_view metadump_refusal() override { return lru_admin_->metadump_refusal(); }
   void shutdown(bool graceful) override {
     MS_INFO("shutdown requested by a client%s", graceful ? " (graceful)" : "");
     // graceful: as SIGUSR1 (with -e, the memory file is kept for a warm restart).
@@ -204,6 +210,8 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   std::vector<net::ListenSocket> listeners_;
   std::vector<std::unique_ptr<engine::ThreadStats>> thread_stats_;
   std::vector<std::unique_ptr<net::Worker>> workers_;
+  std::unique_ptr<LruState> lru_state_;  // `lru_crawler`, `lru`, `stats sizes_*` at run time
+  std::unique_ptr<LruAdmin> lru_admin_;  // after store_: stopped before the store goes
   net::WorkerGroup worker_group_;  // deals accepted connections to workers_ in turn
   StatsSources sources_;
 
@@ -668,6 +676,9 @@ int Server::run() {
   for (int i = 0; i < threads_; ++i) {
     thread_stats_.push_back(std::make_unique<engine::ThreadStats>());
   }
+  lru_state_ = std::make_unique<LruState>(settings_);
+  lru_admin_ = std::make_unique<LruAdmin>(*store_, *lru_state_, settings_.dump_enabled);
+  sources_.lru = lru_state_.get();
   sources_.settings = &settings_;
   sources_.clock = &clock_;
   sources_.store = store_.get();

@@ -857,6 +857,20 @@ std::optional<std::string> Parser::apply_ext(const ExtSpec& spec, std::string_vi
     } else if (name == "ssl_kernel_tls") {
       s_->ssl_kernel_tls = true;
     }
+    if (name == "lru_crawler_sleep") s_->lru_crawler_sleep = static_cast<uint32_t>(n);
+    if (name == "lru_crawler_tocrawl") s_->lru_crawler_tocrawl = static_cast<uint32_t>(n);
+    if (name == "hot_lru_pct") s_->hot_lru_pct = static_cast<uint32_t>(n);
+    if (name == "warm_lru_pct") s_->warm_lru_pct = static_cast<uint32_t>(n);
+    if (name == "hot_max_factor") s_->hot_max_factor = *dbl;
+    if (name == "warm_max_factor") s_->warm_max_factor = *dbl;
+    if (name == "temporary_ttl") {
+      s_->temp_lru = true;
+      s_->temporary_ttl = static_cast<uint32_t>(n);
+    }
+    if (name == "track_sizes") {
+      s_->track_sizes = true;  // `stats sizes` walks the store for its histogram
+      return std::nullopt;
+    }
     warn("-o " + std::string(name) + " is accepted but has no effect in memshield");
   }
   return std::nullopt;

@@ -78,13 +78,22 @@ struct Settings {
 
   // memcached's slab and LRU tunables: memshield has neither, but `stats` and `stats settings`
   // list fields by them exactly as memcached does (its field set depends on these).
-  bool slab_reassign = true;      // slab_reassign / no_slab_reassign (no_modern: off)
-  int slab_automove = 1;          // slab_automove= (no_modern: 0)
-  size_t slab_chunk_max = 0;      // slab_chunk_max=; 0: item_size_max / 2
-  bool slab_chunk_whole = false;  // no_modern: slab_chunk_max is item_size_max
-  bool lru_crawler = true;        // lru_crawler / no_lru_crawler
-  bool lru_maintainer = true;     // lru_maintainer / no_lru_maintainer
-  bool lru_segmented = true;      // off with no_lru_maintainer or no_modern
+  bool slab_reassign = true;         // slab_reassign / no_slab_reassign (no_modern: off)
+  int slab_automove = 1;             // slab_automove= (no_modern: 0)
+  size_t slab_chunk_max = 0;         // slab_chunk_max=; 0: item_size_max / 2
+  bool slab_chunk_whole = false;     // no_modern: slab_chunk_max is item_size_max
+  bool lru_crawler = true;           // lru_crawler / no_lru_crawler
+  bool lru_maintainer = true;        // lru_maintainer / no_lru_maintainer
+  bool lru_segmented = true;         // off with no_lru_maintainer or no_modern
+  // memcached's crawler and LRU tunables: their starting values (the `lru_crawler` and `lru`
+  // commands change them at run time; `stats settings` reports the current ones).
+  uint32_t lru_crawler_sleep = 100;  // -o lru_crawler_sleep (microseconds)
+  uint32_t lru_crawler_tocrawl = 0;  // -o lru_crawler_tocrawl (0: no limit)
+  bool track_sizes = false;          // -o track_sizes: `stats sizes` lists the size histogram
+  bool temp_lru = false;             // -o temporary_ttl
+  uint32_t temporary_ttl = 61;
+  uint32_t hot_lru_pct = 20, warm_lru_pct = 40;
+  double hot_max_factor = 0.2, warm_max_factor = 2.0;
 
   // memshield's own (long options only)
   std::vector<std::string> allow;    // --allow=CIDR[,CIDR...], repeatable (TCP and UDP)

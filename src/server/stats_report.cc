@@ -6,10 +6,14 @@
 
 #include <algorithm>
 #include <cinttypes>
+#include <algorithm>
 #include <cstdio>
+#include <map>
 #include <string>
 
+#include "common/log.h"
 #include "common/number_parse.h"
+#include "server/lru_admin.h"
 #include "server/tls_service.h"
 
 namespace memshield::server {
@@ -72,6 +76,15 @@ NetTotals sum_net(const StatsSources& src) {
     n.ssl_handshake_errors += w->ssl_handshake_errors.get();
   }
   return n;
+}
+
+// The crawler's and the LRU's state as the admin commands left it (memcached lists and reports
+// these fields from its current settings).
+bool crawler_on(const StatsSources& src) {
+  return src.lru != nullptr ? src.lru->crawler_enabled.load() : src.settings->lru_crawler;
+}
+bool segmented(const StatsSources& src) {
+  return src.lru != nullptr ? src.lru->segmented.load() : src.settings->lru_segmented;
 }
 
 void general(const StatsSources& src, StatWriter& w) {
@@ -139,9 +152,9 @@ void general(const StatsSources& src, StatWriter& w) {
       w.u64(name, 0);
     }
   }
-  if (src.settings->lru_crawler) {
-    w.u64("lru_crawler_running", 0);
-    w.u64("lru_crawler_starts", 0);
+  if (crawler_on(src)) {
+    w.u64("lru_crawler_running", src.lru != nullptr && src.lru->crawler_running.load());
+    w.u64("lru_crawler_starts", src.lru != nullptr ? src.lru->crawler_starts.load() : 0);
   }
   if (src.settings->lru_maintainer) w.u64("lru_maintainer_juggles", 0);
   w.u64("malloc_fails", s.malloc_fails);
@@ -164,13 +177,13 @@ void general(const StatsSources& src, StatWriter& w) {
   w.u64("slab_global_page_pool", 0);
   w.u64("expired_unfetched", s.expired_unfetched);
   w.u64("evicted_unfetched", s.evicted_unfetched);
-  if (src.settings->lru_segmented) w.u64("evicted_active", s.evicted_active);
+  if (segmented(src)) w.u64("evicted_active", s.evicted_active);
   w.u64("evictions", s.evictions);
   w.u64("reclaimed", s.reclaimed);
   w.u64("crawler_reclaimed", s.crawler_reclaimed);
   w.u64("crawler_items_checked", s.crawler_items_checked);
   w.u64("lrutail_reflocked", 0);
-  if (src.settings->lru_segmented) {
+  if (segmented(src)) {
     for (const char* name : {"moves_to_cold", "moves_to_warm", "moves_within_lru",
                              "direct_reclaims", "lru_bumps_dropped"}) {
       w.u64(name, 0);
@@ -186,7 +199,8 @@ void settings_report(const StatsSources& src, StatWriter& w) {
   w.i64("tcpport", st.tcp_port);
   w.i64("udpport", st.udp_port);
   w.str("inter", src.listen_summary.empty() ? "NULL" : src.listen_summary);
-  w.u64("verbosity", static_cast<uint64_t>(st.verbosity));
+  // The `verbosity` command changes it (memcached caps it at 2, as set_verbosity does).
+  w.u64("verbosity", static_cast<uint64_t>(log::g_verbosity.load(std::memory_order_relaxed)));
   w.u64("oldest", 0);
   w.str("evictions", st.evict ? "on" : "off");
   w.str("domain_socket", st.unix_socket.empty() ? "NULL" : st.unix_socket);
@@ -220,26 +234,27 @@ void settings_report(const StatsSources& src, StatWriter& w) {
   w.u64("slab_chunk_max", st.slab_chunk_whole      ? st.item_size_max
                           : st.slab_chunk_max != 0 ? st.slab_chunk_max
                                                    : st.item_size_max / 2);
-  w.str("lru_crawler", yes_no[st.lru_crawler]);
-  w.u64("lru_crawler_sleep", 100);
-  w.u64("lru_crawler_tocrawl", 0);
+  const LruState* lru = src.lru;
+  w.str("lru_crawler", yes_no[crawler_on(src)]);
+  w.u64("lru_crawler_sleep", lru ? lru->crawler_sleep.load() : st.lru_crawler_sleep);
+  w.u64("lru_crawler_tocrawl", lru ? lru->crawler_tocrawl.load() : st.lru_crawler_tocrawl);
   w.u64("tail_repair_time", 0);
   w.str("flush_enabled", yes_no[st.flush_enabled]);
   w.str("dump_enabled", yes_no[st.dump_enabled]);
   w.str("hash_algorithm", "xxh3");
   w.str("lru_maintainer_thread", yes_no[st.lru_maintainer]);
-  w.str("lru_segmented", yes_no[st.lru_segmented]);
-  w.u64("hot_lru_pct", 20);
-  w.u64("warm_lru_pct", 40);
-  w.str("hot_max_factor", "0.20");
-  w.str("warm_max_factor", "2.00");
-  w.str("temp_lru", "no");
-  w.u64("temporary_ttl", 61);
+  w.str("lru_segmented", yes_no[segmented(src)]);
+  w.u64("hot_lru_pct", lru ? lru->hot_lru_pct.load() : st.hot_lru_pct);
+  w.u64("warm_lru_pct", lru ? lru->warm_lru_pct.load() : st.warm_lru_pct);
+  w.fmt("hot_max_factor", "%.2f", lru ? lru->hot_max_factor.load() : st.hot_max_factor);
+  w.fmt("warm_max_factor", "%.2f", lru ? lru->warm_max_factor.load() : st.warm_max_factor);
+  w.str("temp_lru", yes_no[lru ? lru->temp_lru.load() : st.temp_lru]);
+  w.u64("temporary_ttl", lru ? lru->temporary_ttl.load() : st.temporary_ttl);
   w.u64("idle_timeout", static_cast<uint64_t>(st.idle_timeout));
   w.u64("watcher_logbuf_size", 262144);
   w.u64("worker_logbuf_size", 65536);
   w.u64("read_buf_mem_limit", 0);
-  w.str("track_sizes", "no");
+  w.str("track_sizes", yes_no[st.track_sizes]);
   w.str("inline_ascii_response", "no");
   w.u64("ext_item_size", 512);
   w.u64("ext_item_age", 4294967295u);
@@ -273,7 +288,7 @@ void items_report(const StatsSources& src, StatWriter& w) {
   // memshield has no slab classes: everything is reported as one class, id 1 (as in
   // `stats slabs` and `stats cachedump`). The LRU segment fields come and go with
   // lru_segmented, as memcached's do.
-  const bool seg = src.settings->lru_segmented;
+  const bool seg = segmented(src);
   w.u64("items:1:number", s.curr_items);
   if (seg) {
     w.u64("items:1:number_hot", 0);
@@ -283,7 +298,7 @@ void items_report(const StatsSources& src, StatWriter& w) {
     w.u64("items:1:age_warm", 0);
   }
   w.u64("items:1:age", 0);
-  w.u64("items:1:mem_requested", s.bytes);
+  w.u64("items:1:mem_requested", s.bytes - s.hash_bytes);  // the items alone, as `bytes`
   w.u64("items:1:evicted", s.evictions);
   w.u64("items:1:evicted_nonzero", 0);
   w.u64("items:1:evicted_time", 0);
@@ -306,15 +321,64 @@ void items_report(const StatsSources& src, StatWriter& w) {
   }
 }
 
+// memcached's 15 per-class fields, for class 1 (every item; see items_report) once the store
+// holds memory for items, as memcached lists a class once it has a page. Its slab geometry is
+// mapped onto the store: chunk_size is the mean item size, pages are 1 MB of stored items
+// (rounded up), total_chunks what those pages hold at that size, free_chunks the rest. The hit
+// counters are the server's (all items being in this class).
 void slabs_report(const StatsSources& src, StatWriter& w) {
   store::Stats s = src.store->stats();
-  if (s.curr_items > 0) {
-    w.u64("1:chunk_size", s.curr_items ? s.bytes / s.curr_items : 0);
+  const uint64_t item_bytes = s.bytes - s.hash_bytes;
+  const bool listed = s.curr_items > 0 || s.total_items > 0 || s.reserved_bytes > s.hash_bytes;
+  if (listed) {
+    constexpr uint64_t kPage = 1u << 20;
+    const uint64_t chunk = s.curr_items > 0 ? std::max<uint64_t>(1, item_bytes / s.curr_items) : 96;
+    const uint64_t per_page = std::max<uint64_t>(1, kPage / chunk);
+    const uint64_t pages = std::max<uint64_t>(1, (item_bytes + kPage - 1) / kPage);
+    const uint64_t total = std::max<uint64_t>(pages * per_page, s.curr_items);
+    engine::ThreadStats t;
+    sum_threads(src, &t);
+    w.u64("1:chunk_size", chunk);
+    w.u64("1:chunks_per_page", per_page);
+    w.u64("1:total_pages", pages);
+    w.u64("1:total_chunks", total);
     w.u64("1:used_chunks", s.curr_items);
-    w.u64("1:mem_requested", s.bytes);
+    w.u64("1:free_chunks", total - s.curr_items);
+    w.u64("1:free_chunks_end", 0);
+    w.u64("1:get_hits", t.get_hits.get());
+    w.u64("1:cmd_set", t.cmd_set.get());
+    w.u64("1:delete_hits", t.delete_hits.get());
+    w.u64("1:incr_hits", t.incr_hits.get());
+    w.u64("1:decr_hits", t.decr_hits.get());
+    w.u64("1:cas_hits", t.cas_hits.get());
+    w.u64("1:cas_badval", t.cas_badval.get());
+    w.u64("1:touch_hits", t.touch_hits.get());
   }
-  w.u64("active_slabs", s.curr_items > 0 ? 1 : 0);
-  w.u64("total_malloced", s.bytes + s.hash_bytes);
+  w.u64("active_slabs", listed ? 1 : 0);
+  w.u64("total_malloced", s.reserved_bytes);
+}
+
+// `stats sizes`: memcached's histogram of item sizes (its item size rounded up to 32 bytes),
+// when on (-o track_sizes, `stats sizes_enable`). memcached keeps it as items come and go; here
+// it is counted when asked, walking the store a shard at a time, over the items stored since it
+// was turned on (the CAS tells).
+void sizes_report(const StatsSources& src, StatWriter& w) {
+  if (src.lru == nullptr || !src.lru->sizes_enabled.load()) {
+    w.str("sizes_status", "disabled");
+    return;
+  }
+  const uint64_t since = src.lru->sizes_since_cas.load();
+  std::map<uint64_t, uint64_t> buckets;
+  for (size_t shard = 0; shard < src.store->shard_count(); ++shard) {
+    src.store->for_each_in_shard(shard, [&](const store::ItemView& it) {
+      if (since == 0 || it.cas() > since) {
+        const uint64_t size = src.store->item_total(it.key.size(), it.flags, it.value.size());
+        ++buckets[(size + 31) / 32 * 32];
+      }
+      return true;
+    });
+  }
+  for (const auto& [size, count] : buckets) w.u64(std::to_string(size), count);
 }
 
 // memcached's `stats conns`: per descriptor, listeners first by number. A listener has addr,
@@ -400,6 +464,7 @@ void reset_stats(const StatsSources& src) {
   for (engine::ThreadStats* t : src.thread_stats) t->reset();
   for (net::WorkerStats* n : src.worker_stats) n->reset();
   src.store->reset_stats();
+  if (src.lru != nullptr) src.lru->crawler_starts.store(0);  // memcached's reset clears it
   if (src.detail != nullptr) src.detail->reset();
 }
 
@@ -456,7 +521,14 @@ void write_stats(const StatsSources& src, std::string_view args, OutBuffer& out)
   } else if (sub == "slabs") {
     slabs_report(src, w);
   } else if (sub == "sizes") {
-    w.str("sizes_status", "disabled");
+    sizes_report(src, w);
+  } else if ((sub == "sizes_enable" || sub == "sizes_disable") && src.lru != nullptr) {
+    // memcached answers these with the status line alone, no END.
+    const bool on = sub == "sizes_enable";
+    if (on && !src.lru->sizes_enabled.load()) src.lru->sizes_since_cas.store(src.store->last_cas());
+    src.lru->sizes_enabled.store(on);
+    w.str("sizes_status", on ? "enabled" : "disabled");
+    return;
   } else if (sub == "conns") {
     conns_report(src, w);
   } else if (sub == "cachedump") {

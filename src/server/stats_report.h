@@ -20,6 +20,7 @@
 namespace memshield::server {
 
 class TlsService;
+struct LruState;
 
 struct StatsSources {
   const Settings* settings = nullptr;
@@ -29,7 +30,8 @@ struct StatsSources {
   const net::ConnRegistry* registry = nullptr;
   std::vector<engine::ThreadStats*> thread_stats;
   std::vector<net::WorkerStats*> worker_stats;
-  const TlsService* tls = nullptr;        // -Z: adds memcached's ssl_* counters to `stats`
+  LruState* lru = nullptr;  // run-time crawler/LRU tunables (null: as in settings)
+  const TlsService* tls = nullptr;  // -Z: adds memcached's ssl_* counters to `stats`
   engine::PrefixStats* detail = nullptr;  // `stats detail`; null: never collected
   int threads = 0;
   std::string listen_summary;  // for `stats settings` "inter"

@@ -88,6 +88,8 @@ Verdict classify(std::string_view text, bool allow_writes, bool dedupe, std::str
       case Cmd::kQuit:
       case Cmd::kShield:
       case Cmd::kRefreshCerts:
+      case Cmd::kLruCrawler:  // key dumps stream over TCP only
+      case Cmd::kLru:
       case Cmd::kFlushAll:  // one datagram must never be able to empty the cache
         return Verdict::kAdmin;
       default:

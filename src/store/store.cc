@@ -763,8 +763,7 @@ Store::~Store() = default;
 
 bool Store::size_ok(size_t nkey, uint32_t flags, size_t vlen) const {
   if (vlen > config_.item_size_max || nkey > config_.item_size_max) return false;
-  size_t total = 48 + (config_.use_cas ? 8 : 0) + nkey + 1 + vlen + 2 + (flags != 0 ? 4 : 0);
-  return total <= config_.item_size_max;
+  return item_total(nkey, flags, vlen) <= config_.item_size_max;
 }
 
 AllocStatus Store::allocate(std::string_view key, uint32_t flags, RelTime exptime, size_t vlen,
@@ -1123,6 +1122,46 @@ size_t Store::reclaim_expired(size_t budget) {
     }
   }
   return freed;
+}
+
+size_t Store::reclaim_in_shard(size_t shard, size_t max_checked, size_t* checked) {
+  constexpr size_t kChunk = 1024;  // slots per lock hold, as reclaim_expired
+  size_t freed = 0, seen = 0;
+  if (shard < impl_->nshards) {
+    Shard& s = shards_[shard];
+    size_t slot = 0;
+    bool done = false;
+    while (!done) {
+      std::lock_guard<FutexLock> g(s.mu);
+      const RelTime now = clock_.now();
+      const size_t cap = s.table.capacity();
+      for (size_t n = 0; n < kChunk && slot < cap; ++n) {
+        Item* it = s.table.item_at(slot);
+        if (it != nullptr) {
+          if (max_checked != 0 && seen >= max_checked) break;
+          ++seen;
+          s.c.crawler_items_checked.add();
+          Lookup r = impl_->dead_reason(it, now);
+          if (r != Lookup::kHit) {
+            s.c.reclaimed.add();
+            s.c.crawler_reclaimed.add();
+            if (r == Lookup::kExpired && !it->fetched()) s.c.expired_unfetched.add();
+            impl_->locked_unlink(s, slot);
+            ++freed;
+            continue;  // backward shift may have moved another item into this slot
+          }
+        }
+        ++slot;
+      }
+      done = slot >= cap || (max_checked != 0 && seen >= max_checked);
+    }
+  }
+  if (checked != nullptr) *checked = seen;
+  return freed;
+}
+
+uint64_t Store::last_cas() const {
+  return config_.use_cas ? impl_->last_cas.load(std::memory_order_relaxed) : 0;
 }
 
 Stats Store::stats() const {

@@ -209,6 +209,17 @@ class Store {
   // Background reclaim: examines up to `budget` table slots, continuing where the last call
   // stopped, and frees expired and flushed items. Returns the number freed.
   size_t reclaim_expired(size_t budget);
+  // One crawl of a shard (`lru_crawler crawl`): examines every slot of `shard`, a bounded run of
+  // slots per lock hold, and frees expired and flushed items, counting them as the background
+  // reclaimer does (reclaimed, crawler_reclaimed, crawler_items_checked). At most `max_checked`
+  // items are examined (0: no limit; memcached's lru_crawler_tocrawl). Returns the number freed;
+  // *checked gets the number examined.
+  size_t reclaim_in_shard(size_t shard, size_t max_checked = 0, size_t* checked = nullptr);
+  // memcached's size of an item ("size=" of metadump, `stats sizes`): its 48-byte header, the
+  // CAS if enabled, the key and a NUL, the value and its CRLF, and 4 bytes of flags if not 0.
+  size_t item_total(size_t nkey, uint32_t flags, size_t vlen) const {
+    return 48 + (config_.use_cas ? 8 : 0) + nkey + 1 + vlen + 2 + (flags != 0 ? 4 : 0);
+  }
 
   // Key dumps (`stats cachedump`, ...): the live items of one shard, visited under that shard's
   // lock alone, so a dump walks the store a shard at a time and no request waits longer than one
@@ -216,6 +227,9 @@ class Store {
   // unlinked: a dump never writes). Not an access: nothing is marked read.
   size_t shard_count() const;
   void for_each_in_shard(size_t shard, FunctionRef<bool(const ItemView&)> visit) const;
+
+  // The newest CAS handed out (0 with -C): items stored later have a greater one.
+  uint64_t last_cas() const;
 
   Stats stats() const;
   void reset_stats();  // stats reset: total_items, evictions, reclaimed and friends

@@ -294,6 +294,11 @@ void parse_line(std::string_view line, Request* r) {
     if (!arity(t, 3, 4)) return reply(r, "ERROR");
     return parse_verbosity(t, r);
   }
+  if (c == "lru_crawler" || c == "lru") {  // admin commands: the engine checks their words
+    r->cmd = c == "lru" ? Cmd::kLru : Cmd::kLruCrawler;
+    r->args = t.n > 1 ? from_token(line, t, 1) : std::string_view{};
+    return;
+  }
   if (c == "refresh_certs") {  // any further tokens are ignored, as memcached does
     r->cmd = Cmd::kRefreshCerts;
     r->noreply = t.last_is_noreply();

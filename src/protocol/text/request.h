@@ -15,6 +15,8 @@ enum class Cmd : uint8_t {
   kShield,  // memshield's own commands ("shield cookie <hex>"): args in `args`
   kRefreshCerts,  // reload the TLS certificates (-Z); `noreply` silences only "OK"
   kReply,  // answer `reply` as it is (an error or a fixed answer), subject to noreply
+  kLruCrawler,  // "lru_crawler ...": everything after the command in `args`
+  kLru,         // "lru ...": everything after the command in `args`
   kMeta,   // a meta command (mg, ms, md, ma, mn, me): the whole line in `args`, see meta_parser.h
 };
 
@@ -32,7 +34,7 @@ struct Request {
   uint64_t delta = 0;         // incr/decr
   uint32_t verbosity = 0;
   bool has_delay = false;     // flush_all <delay>
-  std::string_view args;      // stats: everything after "stats"; shutdown: its mode
+  std::string_view args;      // stats, lru, lru_crawler: what follows; shutdown: its mode
   std::string_view reply;     // kReply: the exact line to send, without CRLF
 };
 

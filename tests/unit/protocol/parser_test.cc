@@ -228,6 +228,11 @@ TEST(Parse, OtherCommands) {
   EXPECT_TRUE(parse("refresh_certs noreply").noreply);
   EXPECT_EQ(parse("refresh_certs extra tokens").cmd, Cmd::kRefreshCerts);  // as memcached
   expect_reply("REFRESH_CERTS", "ERROR");
+  EXPECT_EQ(parse("lru_crawler metadump all").cmd, Cmd::kLruCrawler);  // the engine checks words
+  EXPECT_EQ(parse("lru_crawler metadump all").args, "metadump all");
+  EXPECT_EQ(parse("lru_crawler").args, "");
+  EXPECT_EQ(parse("lru mode flat").cmd, Cmd::kLru);
+  EXPECT_EQ(parse("lru mode flat").args, "mode flat");
   expect_reply("", "ERROR");
   expect_reply("x", "ERROR");
   expect_reply("foo", "ERROR");

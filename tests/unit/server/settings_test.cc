@@ -373,6 +373,20 @@ TEST(SettingsTest, ExtendedOptionRejections) {
             "could not parse argument to ssl_min_version");
 }
 
+// -o track_sizes turns `stats sizes` on; the crawler and LRU tunables are kept for `stats
+// settings` (and the `lru_crawler`/`lru` commands start from them).
+TEST(SettingsTest, TrackSizesAndLruTunablesAreKept) {
+  Settings s = ok({"-o", "track_sizes"});
+  EXPECT_TRUE(s.track_sizes);
+  EXPECT_TRUE(s.warnings.empty());
+  s = ok({"-o", "lru_crawler_sleep=7,lru_crawler_tocrawl=9,temporary_ttl=30,hot_lru_pct=11"});
+  EXPECT_EQ(s.lru_crawler_sleep, 7u);
+  EXPECT_EQ(s.lru_crawler_tocrawl, 9u);
+  EXPECT_TRUE(s.temp_lru);
+  EXPECT_EQ(s.temporary_ttl, 30u);
+  EXPECT_EQ(s.hot_lru_pct, 11u);
+}
+
 TEST(SettingsTest, ExtendedOptionsWithoutEffectWarn) {
   // Packed by hand: one option a line would run to 45 lines.
   // clang-format off
@@ -381,7 +395,7 @@ TEST(SettingsTest, ExtendedOptionsWithoutEffectWarn) {
       "lru_crawler_sleep=100", "lru_crawler_tocrawl=0", "read_buf_mem_limit=0",
       "no_lru_maintainer", "lru_maintainer", "hot_lru_pct=20", "warm_lru_pct=40",
       "hot_max_factor=0.2", "warm_max_factor=2.0", "temporary_ttl=61", "slab_chunk_max=512",
-      "watcher_logbuf_size=256", "worker_logbuf_size=64", "track_sizes", "no_hashexpand",
+      "watcher_logbuf_size=256", "worker_logbuf_size=64", "no_hashexpand",
       "modern", "sock_cookie_id=3", "slab_reassign", "no_slab_reassign", "slab_automove=1",
       "slab_automove_ratio=0.8", "slab_automove_window=30", "slab_automove_freeratio=0.01",
       "ext_path=/mnt/x:1G", "ext_page_size=64", "ext_wbuf_size=4", "ext_threads=1",

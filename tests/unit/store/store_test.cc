@@ -665,5 +665,40 @@ TEST_F(StoreTest, ShardWalkVisitsEveryLiveItemOnce) {
   EXPECT_LE(stopped, 1u);
 }
 
+// `lru_crawler crawl`: one pass over a shard frees its expired items and counts them as the
+// crawler's; tocrawl bounds how many items a pass examines.
+TEST_F(StoreTest, CrawlOfEveryShardReclaimsExpiredItems) {
+  for (int i = 0; i < 300; ++i) put(s(), "live" + std::to_string(i), "v");
+  for (int i = 0; i < 200; ++i) {
+    NewItem it;
+    ASSERT_EQ(s().allocate("short" + std::to_string(i), 0, clock_.now() + 1, 1, &it),
+              AllocStatus::kOk);
+    size_t filled = 0;
+    it.fill(&filled, "x");
+    ASSERT_EQ(s().store(std::move(it), Mode::kSet, 0), StoreResult::kStored);
+  }
+  clock_.advance_for_testing(2);
+  EXPECT_EQ(s().stats().curr_items, 500u);
+  size_t checked_one = 0;
+  s().reclaim_in_shard(0, 1, &checked_one);
+  EXPECT_LE(checked_one, 1u);
+  size_t freed = 0;
+  for (size_t sh = 0; sh < s().shard_count(); ++sh) freed += s().reclaim_in_shard(sh);
+  const Stats st = s().stats();
+  EXPECT_EQ(st.curr_items, 300u);
+  EXPECT_EQ(st.crawler_reclaimed, 200u);
+  EXPECT_EQ(st.reclaimed, 200u);
+  EXPECT_EQ(st.expired_unfetched, 200u);
+  EXPECT_GE(st.crawler_items_checked, 500u);
+  EXPECT_EQ(get(s(), "live7").result, Lookup::kHit);
+}
+
+// metadump's size= and stats sizes use memcached's item size.
+TEST_F(StoreTest, ItemTotalIsMemcachedsItemSize) {
+  EXPECT_EQ(s().item_total(1, 0, 1), 61u);        // key "a", value "x": memcached says 61
+  EXPECT_EQ(s().item_total(28, 5, 1), 92u);       // flags add 4 bytes
+  EXPECT_EQ(s().item_total(1, 0, 100), 160u);
+}
+
 }  // namespace
 }  // namespace memshield::store
