@@ -11,6 +11,7 @@
 #include "common/clock.h"
 #include "common/out_buffer.h"
 #include "engine/prefix_stats.h"
+#include "engine/watch_log.h"
 #include "engine/thread_stats.h"
 #include "net/conn_registry.h"
 #include "net/net_stats.h"
@@ -31,6 +32,7 @@ struct StatsSources {
   std::vector<net::WorkerStats*> worker_stats;
   const TlsService* tls = nullptr;        // -Z: adds memcached's ssl_* counters to `stats`
   engine::PrefixStats* detail = nullptr;  // `stats detail`; null: never collected
+  const engine::EventLog* events = nullptr;  // watch: log_watchers and friends
   int threads = 0;
   std::string listen_summary;  // for `stats settings` "inter"
 };

@@ -13,6 +13,8 @@
 #include <memory>
 #include <string_view>
 
+#include <atomic>
+
 #include "common/clock.h"
 #include "common/function_ref.h"
 
@@ -24,6 +26,23 @@ struct Config {
   bool use_cas = true;              // false with -C: CAS values are 0
   size_t item_size_max = 1u << 20;  // -I
   unsigned shards_log2 = 8;         // 2^n lock shards
+};
+
+// An item eviction pushed out of the cache, for an observer (the engine's `watch evictions`).
+struct EvictedItem {
+  std::string_view key;
+  bool fetched = false;
+  int64_t ttl = -1;          // seconds left, -1 for no expiry time
+  uint32_t last_access = 0;  // seconds since last stored or read
+  size_t value_size = 0;
+};
+// Told of every eviction while `active` is set (one relaxed load per eviction otherwise).
+// Called with a shard lock held: must be quick and take no store lock.
+class EvictionListener {
+ public:
+  virtual ~EvictionListener() = default;
+  virtual void evicted(const EvictedItem& e) = 0;
+  std::atomic<bool> active{false};
 };
 
 enum class Mode : uint8_t { kSet, kAdd, kReplace, kAppend, kPrepend, kCas };
@@ -103,6 +122,7 @@ class NewItem {
   explicit operator bool() const { return item_ != nullptr; }
   char* value_data();
   size_t value_size() const;
+  std::string_view key() const;
   // Copies the value's bytes as they arrive: as much of `bytes` as fits after the first
   // `*filled` bytes of the value. Returns how many it took and advances `*filled` by as many.
   size_t fill(size_t* filled, std::string_view bytes);
@@ -198,6 +218,17 @@ class Store {
   size_t shard_count() const;
   void for_each_in_shard(size_t shard, FunctionRef<bool(const ItemView&)> visit) const;
 
+  // `cache_memlimit`: a new memory limit, in bytes. Growing takes effect at once; shrinking
+  // marks the store over its limit, and shrink_step() gives memory back.
+  void set_memory_limit(size_t bytes);
+  size_t memory_limit() const;
+  // Evicts up to `max_segments` of the oldest segments while over the limit, unmapping them
+  // (RSS follows); true while still over. Each segment is compacted under its items' shard
+  // locks one at a time, so requests interleave.
+  bool shrink_step(size_t max_segments);
+
+  void set_eviction_listener(EvictionListener* l) { listener_ = l; }
+
   Stats stats() const;
   void reset_stats();  // stats reset: total_items, evictions, reclaimed and friends
 
@@ -208,6 +239,7 @@ class Store {
 
   Config config_;
   const Clock& clock_;
+  EvictionListener* listener_ = nullptr;
   std::unique_ptr<Shard[]> shards_;
   // (implementation state)
   struct Impl;

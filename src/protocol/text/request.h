@@ -15,6 +15,8 @@ enum class Cmd : uint8_t {
   kShield,  // memshield's own commands ("shield cookie <hex>"): args in `args`
   kRefreshCerts,  // reload the TLS certificates (-Z); `noreply` silences only "OK"
   kReply,  // answer `reply` as it is (an error or a fixed answer), subject to noreply
+  kWatch,  // `watch <kinds>`: args in `args`
+  kCacheMemlimit,  // `cache_memlimit <MB>`: the megabytes in `delta`, already checked
   kMeta,   // a meta command (mg, ms, md, ma, mn, me): the whole line in `args`, see meta_parser.h
 };
 
