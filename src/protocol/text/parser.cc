@@ -259,6 +259,10 @@ void parse_line(std::string_view line, Request* r) {
         if (!arity(t, 7, 8)) return reply(r, "ERROR");
         return parse_update(t, Cmd::kCas, r);
       }
+      if (c == "cache_memlimit") {
+        if (!arity(t, 3, 4)) return reply(r, "ERROR");
+        return parse_cache_memlimit(t, r);
+      }
       return reply(r, "ERROR");
     case 'i':
       if (c == "incr") {
@@ -316,10 +320,6 @@ void parse_line(std::string_view line, Request* r) {
   if (c == "verbosity") {
     if (!arity(t, 3, 4)) return reply(r, "ERROR");
     return parse_verbosity(t, r);
-  }
-  if (c == "cache_memlimit") {
-    if (!arity(t, 3, 4)) return reply(r, "ERROR");
-    return parse_cache_memlimit(t, r);
   }
   if (c == "refresh_certs") {  // any further tokens are ignored, as memcached does
     r->cmd = Cmd::kRefreshCerts;
