@@ -536,6 +536,11 @@ void TextSession::finish_store(OutBuffer& out) {
   if (ev != nullptr && ev->wants(kWatchFetchers)) watch_lookup(item_.key());
   const store::StoreResult sr = ctx_.store->store(std::move(item_), mode_of(store_cmd_), cas_unique_);
   if (watch_store) {
+    if (sr == store::StoreResult::kStored &&
+        (store_cmd_ == Cmd::kAppend || store_cmd_ == Cmd::kPrepend)) {
+      // memcached logs the joined item's size
+      ctx_.store->get(wkey, [&](const store::ItemView& it) { wsize = it.value.size(); });
+    }
     static const char* const kStatus[] = {"stored", "not_stored", "exists", "not_found",
                                           "no_memory"};
     const RelTime now = ctx_.clock->now();
