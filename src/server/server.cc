@@ -515,6 +515,10 @@ void Server::ticker() {
     shield_->cookies.maybe_rotate(static_cast<uint32_t>(clock_.unix_now()));
     lock.unlock();
     store_->reclaim_expired(4096);  // a bounded slice each tick; lookups catch the rest lazily
+    // cache_memlimit shrank the cache further than its command did at once: carry on here,
+    // a bounded slice per tick.
+    for (int i = 0; i < 64 && store_->shrink_step(16); ++i) {
+    }
     lock.lock();
   }
 }
