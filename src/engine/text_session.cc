@@ -103,9 +103,7 @@ size_t TextSession::pump(OutBuffer& out, size_t max) {
 void TextSession::watch_lookup(std::string_view key) {
   EventLog* ev = ctx_.events;
   if (ev == nullptr || !ev->wants(kWatchFetchers)) return;
-  size_t size = 0;
-  store::Lookup r = ctx_.store->get(key, [&](const store::ItemView& it) { size = it.value.size(); });
-  ev->item_get(key, r, size, id_);
+  ev->lookup(*ctx_.store, key, id_);
 }
 
 void TextSession::do_watch(const Request& req, OutBuffer& out) {

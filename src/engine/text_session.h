@@ -29,7 +29,9 @@ class TextSession {
 
   // `peer`: the client's address if it has one (for address-bound answers such as cookies).
   TextSession(Context& ctx, ThreadStats& stats, int id, const sockaddr_storage* peer = nullptr)
-      : ctx_(ctx), stats_(stats), id_(id), peer_(peer) {}
+      : ctx_(ctx), stats_(stats), id_(id), peer_(peer) {
+    meta_.cfd = id;
+  }
   ~TextSession();
   TextSession(const TextSession&) = delete;
   TextSession& operator=(const TextSession&) = delete;

@@ -173,6 +173,17 @@ void EventLog::item_get(std::string_view key, store::Lookup result, size_t value
   emit(kWatchFetchers, b);
 }
 
+void EventLog::lookup(store::Store& store, std::string_view key, int cfd) {
+  store::MetaGetOptions peek;
+  peek.no_update = true;
+  peek.peek = true;
+  size_t size = 0;
+  store::Lookup r = store.meta_get(key, peek, [&](const store::ItemView& it) {
+    size = it.value.size();
+  });
+  item_get(key, r, size, cfd);
+}
+
 void EventLog::item_store(std::string_view key, std::string_view status, std::string_view cmd,
                           int64_t ttl, size_t value_size, int cfd) {
   std::string b = "type=item_store key=";

@@ -74,6 +74,9 @@ class EventLog final : public store::EvictionListener {
 
   // Event formatting (the callers check wants() first).
   void item_get(std::string_view key, store::Lookup result, size_t value_size, int cfd);
+  // The item_get line of the lookup a command does before acting (memcached logs one for every
+  // store, delete, incr/decr and touch): looks the key up without counting it as an access.
+  void lookup(store::Store& store, std::string_view key, int cfd);
   void item_store(std::string_view key, std::string_view status, std::string_view cmd,
                   int64_t ttl, size_t value_size, int cfd);
   void conn_event(bool open, const sockaddr_storage* peer, bool error, int cfd);

@@ -211,3 +211,21 @@ def test_cache_memlimit_shrink_evicts_and_returns_memory_then_grows(server_facto
         assert c.call(b"version\r\n").startswith(b"VERSION")
         assert int(c.stats()["bytes"]) > 32 << 20  # room again for more than the 16 MB
         assert c.stats("settings")["maxbytes"] == str(64 << 20)
+
+
+def test_watch_meta_commands_log_like_text_ones(server):
+    w = watcher(server, b"fetchers mutations")
+    with server.connect() as c:
+        assert c.call(b"ms mk 2 T30\r\nhi\r\n") == b"HD\r\n"
+        assert c.call(b"mg mk v\r\n", term=b"hi\r\n").startswith(b"VA 2")
+        assert c.call(b"md mk\r\n") == b"HD\r\n"
+        assert c.call(b"ma mk\r\n") == b"NF\r\n"
+    want = [r"type=item_get key=mk status=not_found clsid=0 cfd=\d+ size=0",
+            r"type=item_store key=mk status=stored cmd=set ttl=30 clsid=\d+ cfd=\d+ size=2",
+            r"type=item_get key=mk status=found clsid=\d+ cfd=\d+ size=2",
+            r"type=item_get key=mk status=found clsid=\d+ cfd=\d+ size=2",
+            r"type=item_get key=mk status=not_found clsid=0 cfd=\d+ size=0"]
+    for pattern in want:
+        got = line(w)
+        assert re.fullmatch(TS + pattern + "\n", got), (pattern, got)
+    w.close()
