@@ -437,8 +437,8 @@ void MetaCommands::finish_set(store::NewItem&& item, bool crlf_ok, OutBuffer& ou
     static const char* const kStatus[] = {"stored", "not_stored", "exists", "not_found",
                                           "no_memory"};
     static const char* const kCmd[] = {"set", "add", "replace", "append", "prepend", "cas"};
-    ev->item_store(set_key_, kStatus[static_cast<int>(sr)], kCmd[static_cast<int>(mode)],
-                   set_ttl_, vsize, cfd);
+    ev->item_store(set_key_, kStatus[static_cast<int>(sr)], kCmd[static_cast<int>(mode)], set_ttl_,
+                   vsize, cfd);
   }
   switch (sr) {
     case store::StoreResult::kStored:

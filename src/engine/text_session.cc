@@ -69,12 +69,18 @@ void append_value(OutBuffer& out, const store::ItemView& it, bool with_cas) {
 
 const char* cmd_name(Cmd c) {
   switch (c) {
-    case Cmd::kAdd: return "add";
-    case Cmd::kReplace: return "replace";
-    case Cmd::kAppend: return "append";
-    case Cmd::kPrepend: return "prepend";
-    case Cmd::kCas: return "cas";
-    default: return "set";
+    case Cmd::kAdd:
+      return "add";
+    case Cmd::kReplace:
+      return "replace";
+    case Cmd::kAppend:
+      return "append";
+    case Cmd::kPrepend:
+      return "prepend";
+    case Cmd::kCas:
+      return "cas";
+    default:
+      return "set";
   }
 }
 
@@ -535,7 +541,8 @@ void TextSession::finish_store(OutBuffer& out) {
     wsize = item_.value_size();
   }
   if (ev != nullptr && ev->wants(kWatchFetchers)) watch_lookup(item_.key());
-  const store::StoreResult sr = ctx_.store->store(std::move(item_), mode_of(store_cmd_), cas_unique_);
+  const store::StoreResult sr =
+      ctx_.store->store(std::move(item_), mode_of(store_cmd_), cas_unique_);
   if (watch_store) {
     if (sr == store::StoreResult::kStored &&
         (store_cmd_ == Cmd::kAppend || store_cmd_ == Cmd::kPrepend)) {

@@ -97,7 +97,7 @@ class TextSession {
   size_t value_filled_ = 0;
   char crlf_[2] = {0, 0};
   size_t crlf_filled_ = 0;
-  RelTime store_exptime_ = 0;  // kValue: for the item_store line's ttl
+  RelTime store_exptime_ = 0;         // kValue: for the item_store line's ttl
   std::shared_ptr<Watcher> watcher_;  // kWatching
   std::string pump_buf_;
   bool protocol_error_ = false;

@@ -25,15 +25,24 @@ uint32_t parse_watch_kinds(std::string_view args, bool* ok) {
     if (end == std::string_view::npos) end = args.size();
     std::string_view w = args.substr(i, end - i);
     i = end;
-    if (w == "fetchers") kinds |= kWatchFetchers;
-    else if (w == "mutations") kinds |= kWatchMutations;
-    else if (w == "evictions") kinds |= kWatchEvictions;
-    else if (w == "connevents") kinds |= kWatchConnEvents;
-    else if (w == "rawcmds") kinds |= kWatchRawCmds;
-    else if (w == "sysevents") kinds |= kWatchSysEvents;
-    else if (w == "proxyreqs") kinds |= kWatchProxyReqs;
-    else if (w == "proxyuser") kinds |= kWatchProxyUser;
-    else if (w == "proxyevents") kinds |= kWatchProxyEvents;
+    if (w == "fetchers")
+      kinds |= kWatchFetchers;
+    else if (w == "mutations")
+      kinds |= kWatchMutations;
+    else if (w == "evictions")
+      kinds |= kWatchEvictions;
+    else if (w == "connevents")
+      kinds |= kWatchConnEvents;
+    else if (w == "rawcmds")
+      kinds |= kWatchRawCmds;
+    else if (w == "sysevents")
+      kinds |= kWatchSysEvents;
+    else if (w == "proxyreqs")
+      kinds |= kWatchProxyReqs;
+    else if (w == "proxyuser")
+      kinds |= kWatchProxyUser;
+    else if (w == "proxyevents")
+      kinds |= kWatchProxyEvents;
     else {
       *ok = false;
       return 0;
@@ -136,9 +145,10 @@ void EventLog::emit(uint32_t kind, std::string_view body) {
   timeval tv;
   gettimeofday(&tv, nullptr);
   char head[64];
-  int n = snprintf(head, sizeof(head), "ts=%lld.%ld gid=%llu ", static_cast<long long>(tv.tv_sec),
-                   static_cast<long>(tv.tv_usec),
-                   static_cast<unsigned long long>(gid_.fetch_add(1, std::memory_order_relaxed) + 1));
+  int n =
+      snprintf(head, sizeof(head), "ts=%lld.%ld gid=%llu ", static_cast<long long>(tv.tv_sec),
+               static_cast<long>(tv.tv_usec),
+               static_cast<unsigned long long>(gid_.fetch_add(1, std::memory_order_relaxed) + 1));
   std::string line;
   line.reserve(static_cast<size_t>(n) + body.size() + 1);
   line.append(head, static_cast<size_t>(n));
@@ -154,10 +164,14 @@ void EventLog::emit(uint32_t kind, std::string_view body) {
 namespace {
 const char* lookup_status(store::Lookup r) {
   switch (r) {
-    case store::Lookup::kHit: return "found";
-    case store::Lookup::kExpired: return "expired";
-    case store::Lookup::kFlushed: return "flushed";
-    default: return "not_found";
+    case store::Lookup::kHit:
+      return "found";
+    case store::Lookup::kExpired:
+      return "expired";
+    case store::Lookup::kFlushed:
+      return "flushed";
+    default:
+      return "not_found";
   }
 }
 }  // namespace
@@ -178,9 +192,8 @@ void EventLog::lookup(store::Store& store, std::string_view key, int cfd) {
   peek.no_update = true;
   peek.peek = true;
   size_t size = 0;
-  store::Lookup r = store.meta_get(key, peek, [&](const store::ItemView& it) {
-    size = it.value.size();
-  });
+  store::Lookup r =
+      store.meta_get(key, peek, [&](const store::ItemView& it) { size = it.value.size(); });
   item_get(key, r, size, cfd);
 }
 
@@ -216,8 +229,8 @@ void EventLog::conn_event(bool open, const sockaddr_storage* peer, bool error, i
   }
   char b[160];
   if (open) {
-    snprintf(b, sizeof(b), "type=conn_new rip=%s rport=%u transport=%s cfd=%d", ip, port,
-             transport, cfd);
+    snprintf(b, sizeof(b), "type=conn_new rip=%s rport=%u transport=%s cfd=%d", ip, port, transport,
+             cfd);
   } else {
     snprintf(b, sizeof(b), "type=conn_close rip=%s rport=%u transport=%s reason=%s cfd=%d", ip,
              port, transport, error ? "error" : "normal", cfd);

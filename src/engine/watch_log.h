@@ -52,8 +52,8 @@ class Watcher {
   const uint32_t kinds_;
   const size_t capacity_;
   std::mutex mu_;
-  std::string buf_;     // pending lines; never more than capacity_ bytes
-  size_t head_ = 0;     // bytes of buf_ already drained
+  std::string buf_;  // pending lines; never more than capacity_ bytes
+  size_t head_ = 0;  // bytes of buf_ already drained
   uint64_t skipped_ = 0;
 };
 
@@ -77,8 +77,8 @@ class EventLog final : public store::EvictionListener {
   // The item_get line of the lookup a command does before acting (memcached logs one for every
   // store, delete, incr/decr and touch): looks the key up without counting it as an access.
   void lookup(store::Store& store, std::string_view key, int cfd);
-  void item_store(std::string_view key, std::string_view status, std::string_view cmd,
-                  int64_t ttl, size_t value_size, int cfd);
+  void item_store(std::string_view key, std::string_view status, std::string_view cmd, int64_t ttl,
+                  size_t value_size, int cfd);
   void conn_event(bool open, const sockaddr_storage* peer, bool error, int cfd);
   // store::EvictionListener
   void evicted(const store::EvictedItem& e) override;

@@ -30,9 +30,9 @@ constexpr size_t kUdpMaxDatagram = 65536;
 constexpr int kTlsReadRounds = 4;  // buffer fills per readiness event while TLS holds more
 constexpr unsigned char kTlsHandshakeRecord = 0x16;  // first byte of every TLS ClientHello
 constexpr size_t kYieldFlushBytes = 64 * 1024;       // -R: answers sent at a yield past this
-constexpr uint64_t kSleptNs = 20000;
-constexpr int kStreamPollMs = 10;           // how often an idle worker looks for watch lines
-constexpr size_t kStreamBacklog = 64u << 10;  // unsent bytes above which a stream is not fed  // an epoll_wait this long (20 us) slept: see yield_every
+constexpr uint64_t kSleptNs = 20000;  // an epoll_wait this long (20 us) slept: see yield_every
+constexpr int kStreamPollMs = 10;     // how often an idle worker looks for watch lines
+constexpr size_t kStreamBacklog = 64u << 10;  // unsent bytes above which a stream is not fed
 
 uint64_t steady_ns() {
   timespec ts;

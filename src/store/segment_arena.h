@@ -111,7 +111,8 @@ class SegmentArena {
   const bool evict_;
   size_t seg_size_;
   size_t nheads_;
-  size_t window_target_;  // guarded by mu_; sealed window segments above which the window is compacted first
+  size_t window_target_;   // guarded by mu_; sealed window segments above which the window is
+                           // compacted first
   Head heads_[kMaxHeads];  // write heads of the window queue
   Head main_head_;         // where promoted items go
   std::atomic<int64_t> reserved_{0};  // segment mappings + external

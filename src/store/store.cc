@@ -219,7 +219,8 @@ Fresh Store::Impl::alloc_item(std::string_view key, size_t vlen, uint32_t flags,
   exptime_field = exptime_field || !st.config_.evict;
   const size_t size = item_alloc_size(key.size(), vlen, flags, exptime_field);
   // An item that could not fit even in an empty cache must not wipe the cache trying.
-  if (static_cast<int64_t>(size) > limit.load(std::memory_order_relaxed) - table_bytes.load(std::memory_order_relaxed)) {
+  if (static_cast<int64_t>(size) >
+      limit.load(std::memory_order_relaxed) - table_bytes.load(std::memory_order_relaxed)) {
     *status = AllocStatus::kNoMemory;
     return {};
   }
@@ -419,7 +420,8 @@ bool Store::Impl::locked_grow(Shard& s) {
   auto delta = static_cast<int64_t>(s.table.bytes() - before);
   table_bytes.fetch_add(delta, std::memory_order_relaxed);
   arena.add_external(delta);
-  if (arena.reserved() > limit.load(std::memory_order_relaxed)) over_limit.store(true, std::memory_order_relaxed);
+  if (arena.reserved() > limit.load(std::memory_order_relaxed))
+    over_limit.store(true, std::memory_order_relaxed);
   return true;
 }
 
@@ -1006,9 +1008,8 @@ size_t Store::memory_limit() const {
 }
 
 bool Store::shrink_step(size_t max_segments) {
-  return impl_->arena.shrink(max_segments, [this](Segment& seg, Keep keep) {
-    return impl_->compact(seg, keep);
-  });
+  return impl_->arena.shrink(max_segments,
+                             [this](Segment& seg, Keep keep) { return impl_->compact(seg, keep); });
 }
 
 Stats Store::stats() const {

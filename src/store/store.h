@@ -13,8 +13,6 @@
 #include <memory>
 #include <string_view>
 
-#include <atomic>
-
 #include "common/clock.h"
 #include "common/function_ref.h"
 

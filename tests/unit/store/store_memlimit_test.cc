@@ -29,7 +29,8 @@ TEST(StoreMemlimit, ShrinkEvictsInBoundedStepsDownToTheNewLimit) {
   Clock clock;
   Store s(config(32u << 20), clock);
   const std::string value(1000, 'v');
-  for (int i = 0; i < 40000; ++i) ASSERT_EQ(put(s, "k" + std::to_string(i), value), StoreResult::kStored);
+  for (int i = 0; i < 40000; ++i)
+    ASSERT_EQ(put(s, "k" + std::to_string(i), value), StoreResult::kStored);
   ASSERT_GT(s.stats().reserved_bytes, 24u << 20);
   s.set_memory_limit(8u << 20);
   EXPECT_EQ(s.memory_limit(), 8u << 20);
