@@ -89,6 +89,8 @@ Verdict classify(std::string_view text, bool allow_writes, bool dedupe, std::str
       case Cmd::kShield:
       case Cmd::kRefreshCerts:
       case Cmd::kFlushAll:  // one datagram must never be able to empty the cache
+      case Cmd::kCacheMemlimit:  // nor shrink it
+      case Cmd::kWatch:
         return Verdict::kAdmin;
       default:
         break;
