@@ -229,3 +229,26 @@ def test_watch_meta_commands_log_like_text_ones(server):
         got = line(w)
         assert re.fullmatch(TS + pattern + "\n", got), (pattern, got)
     w.close()
+
+
+def test_watch_binary_protocol_logs_like_text(server):
+    import struct
+
+    def req(op, key, extras=b"", val=b""):
+        body = extras + key + val
+        return struct.pack(">BBHBBHIIQ", 0x80, op, len(key), len(extras), 0, 0, len(body), 0,
+                           0) + body
+
+    w = watcher(server, b"fetchers mutations")
+    with server.connect() as c:
+        c.send(req(0x01, b"bk", struct.pack(">II", 0, 30), b"abc"))
+        c.read_exact(24)
+        c.send(req(0x00, b"bk"))
+        c.read_exact(24 + 4 + 3)
+    want = [r"type=item_get key=bk status=not_found clsid=0 cfd=\d+ size=0",
+            r"type=item_store key=bk status=stored cmd=set ttl=30 clsid=\d+ cfd=\d+ size=3",
+            r"type=item_get key=bk status=found clsid=\d+ cfd=\d+ size=3"]
+    for pattern in want:
+        got = line(w)
+        assert re.fullmatch(TS + pattern + "\n", got), (pattern, got)
+    w.close()
