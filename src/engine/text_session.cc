@@ -98,10 +98,7 @@ size_t TextSession::pump(OutBuffer& out, size_t max) {
   if (watcher_ == nullptr) return 0;
   pump_buf_.clear();
   size_t n = watcher_->drain(&pump_buf_, max);
-  if (n > 0) {
-    out.append(pump_buf_.data(), n);
-    ctx_.events->add_sent(n);
-  }
+  if (n > 0) out.append(pump_buf_.data(), n);
   if (pump_buf_.capacity() > (64u << 10)) std::string().swap(pump_buf_);
   return n;
 }

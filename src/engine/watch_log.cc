@@ -154,10 +154,11 @@ void EventLog::emit(uint32_t kind, std::string_view body) {
   line.append(head, static_cast<size_t>(n));
   line.append(body);
   line.push_back('\n');
-  uint64_t skipped = 0;
+  uint64_t skipped = 0, sent = 0;
   for (const auto& w : *list) {
-    if ((w->kinds() & kind) != 0) w->offer(line, &skipped);
+    if ((w->kinds() & kind) != 0 && w->offer(line, &skipped)) ++sent;
   }
+  if (sent != 0) sent_.fetch_add(sent, std::memory_order_relaxed);
   if (skipped != 0) skipped_.fetch_add(skipped, std::memory_order_relaxed);
 }
 

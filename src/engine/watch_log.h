@@ -84,9 +84,10 @@ class EventLog final : public store::EvictionListener {
   void evicted(const store::EvictedItem& e) override;
 
   uint64_t watchers() const { return nwatchers_.load(std::memory_order_relaxed); }
+  // Lines taken into a watcher's buffer, and lines a full buffer dropped (memcached's
+  // log_watcher_sent and log_watcher_skipped).
   uint64_t sent() const { return sent_.load(std::memory_order_relaxed); }
   uint64_t skipped() const { return skipped_.load(std::memory_order_relaxed); }
-  void add_sent(uint64_t n) { sent_.fetch_add(n, std::memory_order_relaxed); }
 
  private:
   using List = std::vector<std::shared_ptr<Watcher>>;

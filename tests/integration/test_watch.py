@@ -142,6 +142,10 @@ def test_watch_log_watchers_stat(server):
         w2 = watcher(server, b"fetchers")
         time.sleep(0.5)
         assert c.stats()["log_watchers"] == "2"
+        sent = int(c.stats()["log_watcher_sent"])
+        assert c.call(b"get nothing\r\n") == b"END\r\n"
+        assert "key=nothing" in line(w1) and "key=nothing" in line(w2)
+        assert int(c.stats()["log_watcher_sent"]) == sent + 2  # a line to each watcher
         w1.close()
         w2.close()
         deadline = time.monotonic() + 5
