@@ -260,7 +260,9 @@ void BinarySession::do_get(const Header& h, std::string_view extras, std::string
                      opc == bin::op::kGatK || opc == bin::op::kGatKQ;
   const bool with_key = opc == bin::op::kGetK || opc == bin::op::kGetKQ || opc == bin::op::kGatK ||
                         opc == bin::op::kGatKQ;
+  size_t watched_size = 0;
   auto visit = [&](const store::ItemView& it) {
+    watched_size = it.value.size();
     char flags[4];
     bin::store_be32(flags, it.flags);
     bin::ResponseParts parts;
@@ -282,6 +284,9 @@ void BinarySession::do_get(const Header& h, std::string_view extras, std::string
     (r == store::Lookup::kHit ? stats_.get_hits : stats_.get_misses).add();
   }
   if (detail_.on()) detail_.record_get(key, r == store::Lookup::kHit);  // touch too, as memcached
+  if (EventLog* ev = ctx_.events; ev != nullptr && ev->wants(kWatchFetchers)) {
+    ev->item_get(key, r, watched_size, id_);
+  }
   if (r == store::Lookup::kExpired) stats_.get_expired.add();
   if (r == store::Lookup::kFlushed) stats_.get_flushed.add();
   if (r == store::Lookup::kHit) return;
@@ -308,7 +313,8 @@ void BinarySession::begin_store(const Header& h, std::string_view extras, std::s
   store::AllocStatus st = store::AllocStatus::kTooLarge;
   if (detail_.on()) detail_.record_set(key);  // append/prepend too, as memcached
   if (store.size_ok(key.size(), flags, vlen)) {
-    st = store.allocate(key, flags, ctx_.clock->expiry_from_protocol(exptime_in), vlen, &item_);
+    store_exptime_ = ctx_.clock->expiry_from_protocol(exptime_in);
+    st = store.allocate(key, flags, store_exptime_, vlen, &item_);
   }
   if (st != store::AllocStatus::kOk) {
     Status s = Status::kTooLarge;
@@ -355,7 +361,26 @@ void BinarySession::finish_store(OutBuffer& out) {
   if (is_cas) mode = store::Mode::kCas;
   uint64_t cas = 0;
   Status s = Status::kSuccess;
-  switch (ctx_.store->store(std::move(item_), mode, h.cas, &cas)) {
+  EventLog* ev = ctx_.events;
+  std::string wkey;
+  size_t wsize = 0;
+  const bool watch_store = ev != nullptr && ev->wants(kWatchMutations);
+  if (watch_store) {
+    wkey = item_.key();
+    wsize = item_.value_size();
+  }
+  if (ev != nullptr && ev->wants(kWatchFetchers)) ev->lookup(*ctx_.store, item_.key(), id_);
+  const store::StoreResult sr = ctx_.store->store(std::move(item_), mode, h.cas, &cas);
+  if (watch_store) {
+    static const char* const kStatus[] = {"stored", "not_stored", "exists", "not_found",
+                                          "no_memory"};
+    static const char* const kCmd[] = {"set", "add", "replace", "append", "prepend", "cas"};
+    const int64_t ttl =
+        store_exptime_ == 0 ? 0 : static_cast<int64_t>(store_exptime_) - ctx_.clock->now();
+    ev->item_store(wkey, kStatus[static_cast<int>(sr)], kCmd[static_cast<int>(mode)], ttl, wsize,
+                   id_);
+  }
+  switch (sr) {
     case store::StoreResult::kStored:
       if (is_cas) stats_.cas_hits.add();
       break;

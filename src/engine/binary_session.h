@@ -62,6 +62,7 @@ class BinarySession {
 
   // kValue: the request being stored and the item being filled.
   protocol::binary::Header store_header_;
+  RelTime store_exptime_ = 0;  // for the watch item_store line's ttl
   store::NewItem item_;
   size_t value_filled_ = 0;
   // kSwallow: bytes left to discard, and whether an error answer waits for the last of them

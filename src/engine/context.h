@@ -13,6 +13,7 @@
 #include "engine/ascii_auth.h"
 #include "engine/prefix_stats.h"
 #include "engine/sasl_session.h"
+#include "engine/watch_log.h"
 #include "store/store.h"
 
 namespace memshield::engine {
@@ -62,6 +63,8 @@ struct Context {
   const Authenticator* ascii_auth = nullptr;
   // `stats detail`: per-prefix counters (null: never collected).
   PrefixStats* detail = nullptr;
+  // `watch`: the event log (null: watch answers as with -W).
+  EventLog* events = nullptr;
   Options options;
 };
 

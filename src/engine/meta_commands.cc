@@ -160,8 +160,10 @@ void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
   opts.no_update = r.no_update;
   opts.key_binary = r.key_binary;
   bool hit = false;
+  size_t watched_size = 0;
   auto visit = [&](const store::ItemView& v) {
     hit = true;
+    watched_size = v.value.size();
     const RelTime now = clock.now();
     if (r.value) {
       s = "VA ";
@@ -222,7 +224,10 @@ void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
       out.append("\r\n", 2);
     }
   };
-  store.meta_get(r.key, opts, visit);
+  const store::Lookup looked = store.meta_get(r.key, opts, visit);
+  if (EventLog* ev = ctx_.events; ev != nullptr && ev->wants(kWatchFetchers)) {
+    ev->item_get(r.key, looked, hit ? watched_size : 0, cfd);
+  }
   if (hit && !r.key_binary) held_key = r.key;
   stats_.cmd_get.add();
   (hit ? stats_.get_hits : stats_.get_misses).add();
@@ -257,6 +262,7 @@ MetaCommands::Action MetaCommands::do_ms(const MetaRequest& r, store::NewItem* i
     set_flags_ += ' ';
   }
   set_key_.assign(r.key);
+  set_ttl_ = r.has_ttl ? r.ttl : 0;
   set_quiet_ = r.quiet;
   set_binary_ = r.key_binary;
   set_invalidate_ = r.invalidate;
@@ -276,6 +282,9 @@ void MetaCommands::do_md(const MetaRequest& r, OutBuffer& out) {
   opts.cas = r.cas;
   opts.invalidate = r.invalidate;
   if (r.has_ttl) opts.set_ttl = true, opts.ttl = clock.expiry_from_protocol(r.ttl);
+  if (EventLog* ev = ctx_.events; ev != nullptr && ev->wants(kWatchFetchers)) {
+    ev->lookup(store, r.key, cfd);
+  }
   switch (store.meta_delete(r.key, opts)) {
     case store::MetaDeleteResult::kDeleted:
       stats_.delete_hits.add();
@@ -306,6 +315,9 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
   peek.peek = true;
   auto look = [&](const store::ItemView& v) { exptime = v.exptime; };
   bool created = false;
+  if (EventLog* ev = ctx_.events; ev != nullptr && ev->wants(kWatchFetchers)) {
+    ev->lookup(store, r.key, cfd);
+  }
   // C is compared under the same lock as the update (C0 compares nothing, as in memcached).
   store::DeltaStatus ds = store.delta(r.key, incr, r.delta, &value, &cas, r.has_cas ? r.cas : 0,
                                       prev_held_ != r.key);
@@ -414,8 +426,21 @@ void MetaCommands::finish_set(store::NewItem&& item, bool crlf_ok, OutBuffer& ou
   so.key_binary = set_binary_;
   uint64_t cas = 0;
   std::string s;
+  EventLog* ev = ctx_.events;
+  const bool watch_store = ev != nullptr && ev->wants(kWatchMutations);
+  const size_t vsize = item.value_size();
+  if (ev != nullptr && ev->wants(kWatchFetchers)) ev->lookup(*ctx_.store, set_key_, cfd);
   // C: set and replace become a cas, append/prepend compare (C0: no compare), add ignores it.
-  switch (ctx_.store->store_meta(std::move(item), mode, set_has_cas_ ? set_cas_ : 0, so, &cas)) {
+  const store::StoreResult sr =
+      ctx_.store->store_meta(std::move(item), mode, set_has_cas_ ? set_cas_ : 0, so, &cas);
+  if (watch_store) {
+    static const char* const kStatus[] = {"stored", "not_stored", "exists", "not_found",
+                                          "no_memory"};
+    static const char* const kCmd[] = {"set", "add", "replace", "append", "prepend", "cas"};
+    ev->item_store(set_key_, kStatus[static_cast<int>(sr)], kCmd[static_cast<int>(mode)], set_ttl_,
+                   vsize, cfd);
+  }
+  switch (sr) {
     case store::StoreResult::kStored:
       if (set_quiet_) return;
       s = "HD";

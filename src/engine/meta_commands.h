@@ -34,6 +34,7 @@ class MetaCommands {
   // the item, unpadded). Valid for the next command of the same input only; the text session
   // clears it.
   std::string_view held_key;
+  int cfd = -1;  // the connection's descriptor, for watch lines
 
  private:
   using MetaRequest = protocol::text::MetaRequest;
@@ -52,6 +53,7 @@ class MetaCommands {
   char set_mode_ = 0;
   std::string_view prev_held_;  // held_key as the current command found it
   uint64_t set_cas_ = 0;
+  int64_t set_ttl_ = 0;  // T as sent, for the item_store line
 };
 
 }  // namespace memshield::engine

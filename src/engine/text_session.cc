@@ -70,7 +70,76 @@ void append_value(OutBuffer& out, const store::ItemView& it, bool with_cas) {
   out.append("\r\n", 2);
 }
 
+const char* cmd_name(Cmd c) {
+  switch (c) {
+    case Cmd::kAdd:
+      return "add";
+    case Cmd::kReplace:
+      return "replace";
+    case Cmd::kAppend:
+      return "append";
+    case Cmd::kPrepend:
+      return "prepend";
+    case Cmd::kCas:
+      return "cas";
+    default:
+      return "set";
+  }
+}
+
+// How often and how much a shrinking cache_memlimit evicts at a time.
+constexpr size_t kShrinkSegmentsPerStep = 16;
+constexpr int kShrinkSteps = 16;
+
 }  // namespace
+
+TextSession::~TextSession() {
+  if (watcher_ != nullptr) ctx_.events->remove_watcher(watcher_.get());
+}
+
+size_t TextSession::pump(OutBuffer& out, size_t max) {
+  if (watcher_ == nullptr) return 0;
+  pump_buf_.clear();
+  size_t n = watcher_->drain(&pump_buf_, max);
+  if (n > 0) out.append(pump_buf_.data(), n);
+  if (pump_buf_.capacity() > (64u << 10)) std::string().swap(pump_buf_);
+  return n;
+}
+
+void TextSession::watch_lookup(std::string_view key) {
+  EventLog* ev = ctx_.events;
+  if (ev == nullptr || !ev->wants(kWatchFetchers)) return;
+  ev->lookup(*ctx_.store, key, id_);
+}
+
+void TextSession::do_watch(const Request& req, OutBuffer& out) {
+  EventLog* ev = ctx_.events;
+  if (ev == nullptr || !ev->enabled()) {
+    reply(out, "CLIENT_ERROR watch commands not allowed");
+    return;
+  }
+  bool ok = false;
+  const uint32_t kinds = parse_watch_kinds(req.args, &ok);
+  if (!ok) {
+    reply(out, "ERROR");
+    return;
+  }
+  reply(out, "OK");
+  watcher_ = ev->add_watcher(kinds);
+  state_ = State::kWatching;
+}
+
+// Shrinking evicts the oldest segments a few at a time and unmaps them; each step holds no lock
+// beyond one item's shard lock at a time, so other workers keep serving meanwhile. This
+// connection's worker does at most kShrinkSteps steps (256 segments: 4 MB to 256 MB, a few ms
+// per 100 MB); the server's ticker does the rest, a slice every 200 ms.
+void TextSession::do_cache_memlimit(const Request& req, OutBuffer& out) {
+  store::Store& store = *ctx_.store;
+  store.set_memory_limit(static_cast<size_t>(req.delta) << 20);
+  for (int i = 0; i < kShrinkSteps && store.shrink_step(kShrinkSegmentsPerStep); ++i) {
+  }
+  reply(out, "OK");
+}
 
 void TextSession::reply(OutBuffer& out, std::string_view line) {
   if (noreply_) return;
@@ -107,6 +176,9 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
         res.progress = true;
         break;
       }
+      case State::kWatching:  // a watcher's input is ignored, as memcached ignores it
+        res.consumed = in.size();
+        return res;
       case State::kSwallow: {
         size_t n = std::min(pending_bytes_, in.size() - pos);
         pos += n;
@@ -162,6 +234,7 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
           // memcached drops such a connection without a word; so do we.
           MS_LOG(1, "<%d closing: request line over %zu bytes without a newline", id_,
                  protocol::text::kMaxLineWithoutNewline);
+          protocol_error_ = true;
           res.consumed = in.size();
           res.close = true;
           res.abort = true;
@@ -183,6 +256,11 @@ TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, si
         execute(req, out, &res.close);
         res.progress = true;
         ++served;
+        if (state_ == State::kWatching) {
+          res.stream = true;
+          res.consumed = in.size();
+          return res;
+        }
         break;
       }
     }
@@ -290,6 +368,7 @@ void TextSession::execute_command(const Request& req, OutBuffer& out, bool* clos
       break;
     case Cmd::kDelete:
       if (detail_.on()) detail_.record_delete(req.key);  // hit or miss, as memcached
+      watch_lookup(req.key);
       if (store.remove(req.key)) {
         stats_.delete_hits.add();
         reply(out, "DELETED");
@@ -302,6 +381,7 @@ void TextSession::execute_command(const Request& req, OutBuffer& out, bool* clos
     case Cmd::kDecr: {
       bool incr = req.cmd == Cmd::kIncr;
       uint64_t value = 0;
+      watch_lookup(req.key);
       switch (store.delta(req.key, incr, req.delta, &value, nullptr, 0, held != req.key)) {
         case store::DeltaStatus::kOk: {
           (incr ? stats_.incr_hits : stats_.decr_hits).add();
@@ -328,6 +408,7 @@ void TextSession::execute_command(const Request& req, OutBuffer& out, bool* clos
     case Cmd::kTouch: {
       stats_.cmd_touch.add();
       RelTime exptime = ctx_.clock->expiry_from_protocol(req.exptime);
+      watch_lookup(req.key);
       if (store.touch(req.key, exptime)) {
         stats_.touch_hits.add();
         reply(out, "TOUCHED");
@@ -353,7 +434,14 @@ void TextSession::execute_command(const Request& req, OutBuffer& out, bool* clos
       reply(out, "OK");
       break;
     case Cmd::kQuit:
+      if (!req.args.empty()) protocol_error_ = true;  // HTTP spoken to the cache
       *close = true;
+      break;
+    case Cmd::kWatch:
+      do_watch(req, out);
+      break;
+    case Cmd::kCacheMemlimit:
+      do_cache_memlimit(req, out);
       break;
     case Cmd::kShutdown:
       if (!ctx_.options.shutdown_command) {
@@ -452,10 +540,16 @@ void TextSession::do_get(const Request& req, OutBuffer& out) {
   const bool touch = req.cmd == Cmd::kGat || req.cmd == Cmd::kGats;
   const bool with_cas = req.cmd == Cmd::kGets || req.cmd == Cmd::kGats;
   const RelTime exptime = touch ? ctx_.clock->expiry_from_protocol(req.exptime) : 0;
-  auto visit = [&](const store::ItemView& it) { append_value(out, it, with_cas); };
+  size_t vsize = 0;
+  auto visit = [&](const store::ItemView& it) {
+    vsize = it.value.size();
+    append_value(out, it, with_cas);
+  };
+  EventLog* ev = ctx_.events;
   protocol::text::for_each_key(req.keys, [&](std::string_view key) {
     store::Lookup r = touch ? ctx_.store->get_and_touch(key, exptime, visit)
                             : ctx_.store->get(key, visit);
+    if (ev != nullptr && ev->wants(kWatchFetchers)) ev->item_get(key, r, vsize, id_);
     if (detail_.on()) detail_.record_get(key, r == store::Lookup::kHit);
     if (touch) {
       stats_.cmd_touch.add();
@@ -478,6 +572,7 @@ void TextSession::begin_store(const Request& req, OutBuffer& out) {
   store::AllocStatus st = store::AllocStatus::kTooLarge;
   if (store.size_ok(req.key.size(), req.flags, req.vlen)) {
     RelTime exptime = ctx_.clock->expiry_from_protocol(req.exptime);
+    store_exptime_ = exptime;
     st = store.allocate(req.key, req.flags, exptime, req.vlen, &item_);
   }
   if (st != store::AllocStatus::kOk) {
@@ -515,7 +610,30 @@ void TextSession::finish_store(OutBuffer& out) {
     return;
   }
   const bool is_cas = store_cmd_ == Cmd::kCas;
-  switch (ctx_.store->store(std::move(item_), mode_of(store_cmd_), cas_unique_)) {
+  EventLog* ev = ctx_.events;
+  const bool watch_store = ev != nullptr && ev->wants(kWatchMutations);
+  std::string wkey;
+  size_t wsize = 0;
+  if (watch_store) {
+    wkey = item_.key();
+    wsize = item_.value_size();
+  }
+  if (ev != nullptr && ev->wants(kWatchFetchers)) watch_lookup(item_.key());
+  const store::StoreResult sr =
+      ctx_.store->store(std::move(item_), mode_of(store_cmd_), cas_unique_);
+  if (watch_store) {
+    if (sr == store::StoreResult::kStored &&
+        (store_cmd_ == Cmd::kAppend || store_cmd_ == Cmd::kPrepend)) {
+      // memcached logs the joined item's size
+      ctx_.store->get(wkey, [&](const store::ItemView& it) { wsize = it.value.size(); });
+    }
+    static const char* const kStatus[] = {"stored", "not_stored", "exists", "not_found",
+                                          "no_memory"};
+    const RelTime now = ctx_.clock->now();
+    const int64_t ttl = store_exptime_ == 0 ? 0 : static_cast<int64_t>(store_exptime_) - now;
+    ev->item_store(wkey, kStatus[static_cast<int>(sr)], cmd_name(store_cmd_), ttl, wsize, id_);
+  }
+  switch (sr) {
     case store::StoreResult::kStored:
       if (is_cas) stats_.cas_hits.add();
       reply(out, "STORED");

@@ -28,11 +28,17 @@ class TextSession {
     // A key dump is under way: call again, even without new input, once `out` has room. With
     // yield set, other connections should have a turn first.
     bool more_output = false;
+    bool stream = false;    // became a watcher: pump() from now on
   };
 
   // `peer`: the client's address if it has one (for address-bound answers such as cookies).
   TextSession(Context& ctx, ThreadStats& stats, int id, const sockaddr_storage* peer = nullptr)
-      : ctx_(ctx), stats_(stats), id_(id), peer_(peer) {}
+      : ctx_(ctx), stats_(stats), id_(id), peer_(peer) {
+    meta_.cfd = id;
+  }
+  ~TextSession();
+  TextSession(const TextSession&) = delete;
+  TextSession& operator=(const TextSession&) = delete;
 
   // Processes as many whole requests from `in` as there are, stopping early once `out` holds
   // more than `out_limit` bytes (back-pressure), or once `max_requests` (memcached's -R; 0: no
@@ -42,10 +48,18 @@ class TextSession {
                  uint32_t max_requests = 0);
   // False while a value (or a refused value being swallowed) is still arriving.
   // (A key dump being sent counts as between requests: nothing of a request is pending.)
-  bool at_request_boundary() const { return state_ == State::kLine || state_ == State::kDump; }
+  bool at_request_boundary() const {
+    return state_ == State::kLine || state_ == State::kDump || state_ == State::kWatching;
+  }
+  // A watcher (after `watch`): moves up to `max` bytes of its pending lines into `out`.
+  size_t pump(OutBuffer& out, size_t max);
+  // The connection is to close for a protocol error (memcached's conn_close reason=error).
+  bool protocol_error() const { return protocol_error_; }
 
  private:
-  enum class State { kLine, kValue, kSwallow, kAuthToken, kDump };
+  // kDump: a key dump is being sent. kWatching: after `watch`, input is ignored and the session
+  // only streams event lines.
+  enum class State { kLine, kValue, kSwallow, kAuthToken, kDump, kWatching };
 
   void execute(const protocol::text::Request& req, OutBuffer& out, bool* close);
   void execute_command(const protocol::text::Request& req, OutBuffer& out, bool* close);
@@ -55,6 +69,11 @@ class TextSession {
   void do_get(const protocol::text::Request& req, OutBuffer& out);
   void do_flush_all(const protocol::text::Request& req, OutBuffer& out);
   void do_lru_crawler(const protocol::text::Request& req, OutBuffer& out);
+  void do_watch(const protocol::text::Request& req, OutBuffer& out);
+  void do_cache_memlimit(const protocol::text::Request& req, OutBuffer& out);
+  // watch fetchers: the item_get line of a lookup a command does before acting (memcached logs
+  // one for every store, delete, incr/decr and touch). A no-op unless someone watches fetchers.
+  void watch_lookup(std::string_view key);
   void reply(OutBuffer& out, std::string_view line);
   // -Y: the gate. begin_auth takes a line from an unauthenticated client (false: refused, drop
   // the rest of the input as memcached does); finish_auth checks the "<user> <password>" token.
@@ -90,6 +109,10 @@ class TextSession {
   size_t value_filled_ = 0;
   char crlf_[2] = {0, 0};
   size_t crlf_filled_ = 0;
+  RelTime store_exptime_ = 0;         // kValue: for the item_store line's ttl
+  std::shared_ptr<Watcher> watcher_;  // kWatching
+  std::string pump_buf_;
+  bool protocol_error_ = false;
   size_t pending_bytes_ = 0;  // kSwallow: bytes left to discard
   std::string_view deferred_reply_;  // kSwallow: answered once the bytes are gone
 };

@@ -34,6 +34,7 @@ class Session {
     // with whatever input is held, once the output has drained below the mark; with yield,
     // after the other connections ready now.
     bool more_output = false;
+    bool stream = false;    // from now on the session produces output of its own: see pump()
   };
   virtual ~Session() = default;
   // Consumes what it can of `in`, appending answers to `out`. Bytes not consumed are offered
@@ -41,6 +42,10 @@ class Session {
   virtual Result on_input(std::string_view in, OutBuffer& out) = 0;
   // True between requests; false while a request is partly received (a value still arriving).
   virtual bool at_request_boundary() const { return true; }
+  // A streaming session (one that returned stream = true): appends output that arrived on its
+  // own (watch lines) to `out`, at most about `max` bytes; returns the bytes appended. The worker
+  // calls it between events while the connection's unsent output is small.
+  virtual size_t pump(OutBuffer& out, size_t max) { return 0; }
 };
 
 class SessionFactory {

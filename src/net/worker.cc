@@ -31,6 +31,8 @@ constexpr int kTlsReadRounds = 4;  // buffer fills per readiness event while TLS
 constexpr unsigned char kTlsHandshakeRecord = 0x16;  // first byte of every TLS ClientHello
 constexpr size_t kYieldFlushBytes = 64 * 1024;       // -R: answers sent at a yield past this
 constexpr uint64_t kSleptNs = 20000;  // an epoll_wait this long (20 us) slept: see yield_every
+constexpr int kStreamPollMs = 10;     // how often an idle worker looks for watch lines
+constexpr size_t kStreamBacklog = 64u << 10;  // unsent bytes above which a stream is not fed
 
 uint64_t steady_ns() {
   timespec ts;
@@ -72,6 +74,7 @@ struct Worker::Connection {
   bool closing = false;
   bool queued = false;  // in turns_: buffered requests wait for another turn (-R)
   bool producing = false;  // the session has output to make without input (a key dump)
+  bool streaming = false;  // in streams_: the session has output of its own (pump)
   std::atomic<RelTime> last_active{0};
   std::atomic<ConnState> state{ConnState::kRead};  // for `stats conns`
   RelTime request_started = 0;  // when the request now arriving began; 0 = between requests
@@ -153,7 +156,12 @@ void Worker::run() {
   while (!stopping_.load(std::memory_order_relaxed)) {
     const uint64_t before = steady_ns();
     // Connections waiting for another turn (-R) must not wait for new events.
-    int n = epoll_wait(epfd_, events, kMaxEvents, !turns_.empty() ? 0 : timeouts ? 1000 : -1);
+    // Streaming sessions are polled every kStreamPollMs while they exist; otherwise no timer.
+    int n = epoll_wait(epfd_, events, kMaxEvents,
+                       !turns_.empty()     ? 0
+                       : !streams_.empty() ? kStreamPollMs
+                       : timeouts          ? 1000
+                                           : -1);
     // A wait that returned at once takes a microsecond or so; one that slept, far longer.
     if (steady_ns() - before > kSleptNs) served_awake = 0;
     if (n < 0) {
@@ -192,6 +200,7 @@ void Worker::run() {
       }
     }
     if (!turns_.empty()) run_queued_turns();
+    if (!streams_.empty()) pump_streams();
     if (timeouts) sweep_timeouts();
     if (config_.yield_every > 0 && served_awake >= config_.yield_every) {
       sched_yield();
@@ -456,6 +465,10 @@ void Worker::drive(Connection* c, const char* data, size_t len, bool from_scratc
     if (r.close) c->closing = true;
     if (r.abort) c->out.clear();
     c->producing = r.more_output && !c->closing;
+    if (r.stream && !c->streaming) {
+      c->streaming = true;
+      streams_.push_back(c);
+    }
     // The slow-request clock runs from the last completed request while one is partly in.
     if (c->in_len == 0 && c->session->at_request_boundary()) {
       c->request_started = 0;
@@ -595,8 +608,21 @@ void Worker::update_interest(Connection* c) {
   epoll_ctl(epfd_, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+void Worker::pump_streams() {
+  const std::vector<Connection*> batch = streams_;  // a flush may close (and unlist) one
+  for (Connection* c : batch) {
+    const int fd = c->fd;
+    if (connections_[fd] != c || c->closing) continue;
+    // A watcher that does not read keeps its backlog here small; its session's own bounded
+    // buffer then fills and drops lines instead.
+    if (c->out.size() >= kStreamBacklog) continue;
+    if (c->session->pump(c->out, kStreamBacklog) > 0) flush(c);
+  }
+}
+
 void Worker::close_connection(Connection* c) {
   if (c->queued) std::replace(turns_.begin(), turns_.end(), c, static_cast<Connection*>(nullptr));
+  if (c->streaming) std::erase(streams_, c);
   epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
   registry_.remove(c->fd);
   connections_[c->fd] = nullptr;

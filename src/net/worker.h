@@ -100,6 +100,8 @@ class Worker {
   void update_interest(Connection* c);
   void close_connection(Connection* c);
   void sweep_timeouts();
+  // Streaming sessions (watchers): moves what they have to say into their output and sends it.
+  void pump_streams();
   // TLS connections (c->tls set): the same steps through the SecureChannel.
   void tls_handshake(Connection* c);
   void tls_readable(Connection* c);
@@ -122,6 +124,7 @@ class Worker {
   std::vector<std::unique_ptr<Handle>> listen_handles_;
   std::vector<Connection*> connections_;  // indexed by fd
   std::vector<Connection*> turns_;        // queue_turn(); a closed connection's entry becomes null
+  std::vector<Connection*> streams_;      // connections whose session streams (pump_streams)
   RelTime last_sweep_ = 0;
   std::unique_ptr<char[]> scratch_;        // shared read buffer: idle connections hold none
   std::unique_ptr<char[]> udp_buffers_;    // one batch of datagrams for recvmmsg

@@ -53,7 +53,9 @@ class ClientConnection final : public net::Session {
  public:
   ClientConnection(engine::Context& ctx, engine::ThreadStats& stats, const net::PeerInfo& peer,
                    TcpPeers* peers, BindingProtocol protocol, uint32_t reqs_per_event)
-      : addr_(peer.addr),
+      : events_(ctx.events),
+        fd_(peer.fd),
+        addr_(peer.addr),
         text_(ctx, stats, peer.fd, &addr_),
         binary_(ctx, stats, peer.fd),
         peers_(peers),
@@ -65,10 +67,17 @@ class ClientConnection final : public net::Session {
       peers_ = nullptr;
     }
     if (peers_ != nullptr) peers_->add(ip_);
+    if (events_ != nullptr && events_->wants(engine::kWatchConnEvents)) {
+      events_->conn_event(true, &addr_, false, fd_);
+    }
   }
   ~ClientConnection() override {
     if (peers_ != nullptr) peers_->remove(ip_);
+    if (events_ != nullptr && events_->wants(engine::kWatchConnEvents)) {
+      events_->conn_event(false, &addr_, mode_ == Mode::kText && text_.protocol_error(), fd_);
+    }
   }
+  size_t pump(OutBuffer& out, size_t max) override { return text_.pump(out, max); }
   Result on_input(std::string_view in, OutBuffer& out) override {
     if (mode_ == Mode::kUndecided && !in.empty()) {
       mode_ = static_cast<uint8_t>(in[0]) == protocol::binary::kRequestMagic ? Mode::kBinary
@@ -77,7 +86,7 @@ class ClientConnection final : public net::Session {
     engine::TextSession::Result r = mode_ == Mode::kBinary
                                         ? binary_.process(in, out, kOutHighWater, reqs_per_event_)
                                         : text_.process(in, out, kOutHighWater, reqs_per_event_);
-    return {r.consumed, r.close, r.abort, r.progress, r.yield, r.more_output};
+    return {r.consumed, r.close, r.abort, r.progress, r.yield, r.more_output, r.stream};
   }
   bool at_request_boundary() const override {
     return mode_ == Mode::kBinary ? binary_.at_request_boundary() : text_.at_request_boundary();
@@ -85,6 +94,8 @@ class ClientConnection final : public net::Session {
 
  private:
   enum class Mode : uint8_t { kUndecided, kText, kBinary };
+  engine::EventLog* events_;
+  int fd_;
   sockaddr_storage addr_;
   Mode mode_ = Mode::kUndecided;
   engine::TextSession text_;
@@ -204,6 +215,7 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   Clock clock_;
   std::unique_ptr<store::Store> store_;
   engine::PrefixStats prefix_stats_{settings_.prefix_delimiter, settings_.detail_enabled};
+  engine::EventLog events_{settings_.watcher_logbuf_kb * 1024, settings_.watch_enabled};
   engine::Context ctx_;
   net::ConnectionLimit limit_;
   net::ConnRegistry registry_;
@@ -515,6 +527,10 @@ void Server::ticker() {
     shield_->cookies.maybe_rotate(static_cast<uint32_t>(clock_.unix_now()));
     lock.unlock();
     store_->reclaim_expired(4096);  // a bounded slice each tick; lookups catch the rest lazily
+    // cache_memlimit shrank the cache further than its command did at once: carry on here,
+    // a bounded slice per tick.
+    for (int i = 0; i < 64 && store_->shrink_step(16); ++i) {
+    }
     lock.lock();
   }
 }
@@ -668,6 +684,8 @@ int Server::run() {
   ctx_.clock = &clock_;
   ctx_.hooks = this;
   ctx_.detail = &prefix_stats_;
+  ctx_.events = &events_;
+  store_->set_eviction_listener(&events_);
   ctx_.options.flush_enabled = settings_.flush_enabled;
   ctx_.options.shutdown_command = settings_.shutdown_command;
   ctx_.options.require_auth = settings_.sasl;
@@ -686,6 +704,7 @@ int Server::run() {
   sources_.registry = &registry_;
   sources_.tls = tls_.get();
   sources_.detail = &prefix_stats_;
+  sources_.events = &events_;
   sources_.threads = threads_;
   for (auto& t : thread_stats_) sources_.thread_stats.push_back(t.get());
   int udp_port = settings_.udp_port;  // -U -1: the ephemeral port as bound

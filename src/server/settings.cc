@@ -194,7 +194,7 @@ constexpr ExtSpec kExtOptions[] = {
     {"slab_automove_ratio", OptValue::kDouble, false},
     {"slab_automove_window", OptValue::kUint, false},
     {"slab_automove_freeratio", OptValue::kDouble, false},
-    {"watcher_logbuf_size", OptValue::kUint, false},
+    {"watcher_logbuf_size", OptValue::kUint, true},
     {"worker_logbuf_size", OptValue::kUint, false},
     {"track_sizes", OptValue::kNone, false},
     {"no_hashexpand", OptValue::kNone, false},
@@ -752,7 +752,11 @@ std::optional<std::string> Parser::apply_ext(const ExtSpec& spec, std::string_vi
   }
   long long n = num.value_or(0);
 
-  if (name == "idle_timeout") {
+  if (name == "watcher_logbuf_size") {
+    // memcached: kilobytes; each watcher's buffer.
+    if (n > (1 << 20)) return "could not parse argument to watcher_logbuf_size";
+    s_->watcher_logbuf_kb = static_cast<size_t>(n);
+  } else if (name == "idle_timeout") {
     if (n > 0x7fffffff) return "could not parse argument to idle_timeout";
     s_->idle_timeout = static_cast<int>(n);
   } else if (name == "maxconns_fast") {

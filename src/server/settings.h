@@ -52,6 +52,7 @@ struct Settings {
   bool flush_enabled = true;         // -F disables flush_all
   bool dump_enabled = true;          // -X
   bool watch_enabled = true;         // -W
+  size_t watcher_logbuf_kb = 256;    // -o watcher_logbuf_size: each watcher's buffer
   char prefix_delimiter = ':';       // -D
   bool detail_enabled = false;       // -D turns it on
 

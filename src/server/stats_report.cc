@@ -158,9 +158,13 @@ void general(const StatsSources& src, StatWriter& w) {
   }
   if (src.settings->lru_maintainer) w.u64("lru_maintainer_juggles", 0);
   w.u64("malloc_fails", s.malloc_fails);
-  for (const char* name : {"log_worker_dropped", "log_worker_written", "log_watcher_skipped",
-                           "log_watcher_sent", "log_watchers"}) {
-    w.u64(name, 0);
+  {
+    const engine::EventLog* ev = src.events;
+    w.u64("log_worker_dropped", 0);  // lines are offered to watchers directly (DESIGN.md)
+    w.u64("log_worker_written", 0);
+    w.u64("log_watcher_skipped", ev != nullptr ? ev->skipped() : 0);
+    w.u64("log_watcher_sent", ev != nullptr ? ev->sent() : 0);
+    w.u64("log_watchers", ev != nullptr ? ev->watchers() : 0);
   }
   if (src.tls != nullptr) {  // memcached prints these only with -Z
     // memcached counts sessions put in its TLS session cache (-o ssl_session_cache); memshield
@@ -194,7 +198,8 @@ void general(const StatsSources& src, StatWriter& w) {
 void settings_report(const StatsSources& src, StatWriter& w) {
   const Settings& st = *src.settings;
   const char* yes_no[] = {"no", "yes"};
-  w.u64("maxbytes", st.memory_limit_mb << 20);
+  // cache_memlimit changes the store's limit at run time.
+  w.u64("maxbytes", src.store != nullptr ? src.store->memory_limit() : st.memory_limit_mb << 20);
   w.u64("maxconns", static_cast<uint64_t>(st.max_connections));
   w.i64("tcpport", st.tcp_port);
   w.i64("udpport", st.udp_port);
@@ -251,7 +256,7 @@ void settings_report(const StatsSources& src, StatWriter& w) {
   w.str("temp_lru", yes_no[lru ? lru->temp_lru.load() : st.temp_lru]);
   w.u64("temporary_ttl", lru ? lru->temporary_ttl.load() : st.temporary_ttl);
   w.u64("idle_timeout", static_cast<uint64_t>(st.idle_timeout));
-  w.u64("watcher_logbuf_size", 262144);
+  w.u64("watcher_logbuf_size", st.watcher_logbuf_kb * 1024);
   w.u64("worker_logbuf_size", 65536);
   w.u64("read_buf_mem_limit", 0);
   w.str("track_sizes", yes_no[st.track_sizes]);

@@ -12,6 +12,7 @@
 #include "common/out_buffer.h"
 #include "engine/prefix_stats.h"
 #include "engine/thread_stats.h"
+#include "engine/watch_log.h"
 #include "net/conn_registry.h"
 #include "net/net_stats.h"
 #include "server/settings.h"
@@ -33,6 +34,7 @@ struct StatsSources {
   LruState* lru = nullptr;  // run-time crawler/LRU tunables (null: as in settings)
   const TlsService* tls = nullptr;  // -Z: adds memcached's ssl_* counters to `stats`
   engine::PrefixStats* detail = nullptr;  // `stats detail`; null: never collected
+  const engine::EventLog* events = nullptr;  // watch: log_watchers and friends
   int threads = 0;
   std::string listen_summary;  // for `stats settings` "inter"
 };

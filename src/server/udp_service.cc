@@ -91,6 +91,8 @@ Verdict classify(std::string_view text, bool allow_writes, bool dedupe, std::str
       case Cmd::kLruCrawler:  // key dumps stream over TCP only
       case Cmd::kLru:
       case Cmd::kFlushAll:  // one datagram must never be able to empty the cache
+      case Cmd::kCacheMemlimit:  // nor shrink it
+      case Cmd::kWatch:
         return Verdict::kAdmin;
       default:
         break;

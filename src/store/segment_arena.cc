@@ -360,7 +360,7 @@ char* SegmentArena::allocate_main(size_t size, Segment** seg, Compact compact) {
 // A new mapping if the limit allows one more segment.
 Segment* SegmentArena::fresh_segment() {
   const auto S = static_cast<int64_t>(seg_size_);
-  if (reserved_.fetch_add(S, std::memory_order_relaxed) + S <= limit_) {
+  if (reserved_.fetch_add(S, std::memory_order_relaxed) + S <= limit()) {
     if (Segment* s = new_segment(0, false)) return s;
   }
   reserved_.fetch_sub(S, std::memory_order_relaxed);
@@ -405,7 +405,7 @@ bool SegmentArena::reuse(Segment* v, size_t kept, bool over, size_t need, Fifo& 
 Segment* SegmentArena::take_segment(size_t need, Compact compact) {
   for (int round = 0; round < kMaxRounds; ++round) {
     if (Segment* s = fresh_segment()) return s;
-    const bool over = reserved() > limit_;
+    const bool over = reserved() > limit();
     Segment* v;
     Keep keep = Keep::kLive;
     if (!evict_) {
@@ -436,7 +436,7 @@ Segment* SegmentArena::take_main_segment(size_t need, Compact compact) {
     bool from_window;
     Segment* v = pop_balanced(&from_window);
     if (v == nullptr) return nullptr;
-    const bool over = reserved() > limit_;
+    const bool over = reserved() > limit();
     if (reuse(v, compact(*v, over ? Keep::kNothing : Keep::kHot), over, need, main_)) return v;
   }
   return nullptr;
@@ -445,7 +445,7 @@ Segment* SegmentArena::take_main_segment(size_t need, Compact compact) {
 // Gives back whole segments (oldest first, nothing kept; with -M only all-dead ones) until
 // `bytes` more fit under the limit.
 bool SegmentArena::make_room(int64_t bytes, Compact compact) {
-  for (int round = 0; round < kMaxRounds && reserved() + bytes > limit_; ++round) {
+  for (int round = 0; round < kMaxRounds && reserved() + bytes > limit(); ++round) {
     Segment* v = pop_any();
     if (v == nullptr) return false;
     if (compact(*v, evict_ ? Keep::kNothing : Keep::kLive) != 0) {
@@ -454,14 +454,14 @@ bool SegmentArena::make_room(int64_t bytes, Compact compact) {
     }
     free_segment(v);
   }
-  return reserved() + bytes <= limit_;
+  return reserved() + bytes <= limit();
 }
 
 char* SegmentArena::allocate_large(size_t size, Segment** seg, Compact compact) {
   const auto n = static_cast<int64_t>((sizeof(Segment) + size + kPage - 1) / kPage * kPage);
-  if (n > limit_) return nullptr;
+  if (n > limit()) return nullptr;
   int round = 0;
-  while (reserved_.fetch_add(n, std::memory_order_relaxed) + n > limit_) {
+  while (reserved_.fetch_add(n, std::memory_order_relaxed) + n > limit()) {
     reserved_.fetch_sub(n, std::memory_order_relaxed);
     if (++round > kMaxRounds || !make_room(n, compact)) return nullptr;
   }
@@ -476,6 +476,26 @@ char* SegmentArena::allocate_large(size_t size, Segment** seg, Compact compact) 
   push_sealed(large_queue(), s);
   *seg = s;
   return s->data;
+}
+
+void SegmentArena::set_limit(size_t limit) {
+  limit_.store(static_cast<int64_t>(std::min<size_t>(limit, INT64_MAX)), std::memory_order_relaxed);
+  std::lock_guard<std::mutex> g(mu_);
+  window_target_ = std::max<size_t>(limit / seg_size_ / 100, 1);
+}
+
+bool SegmentArena::shrink(size_t max_segments, Compact compact) {
+  for (size_t i = 0; i < max_segments && reserved() > limit(); ++i) {
+    Segment* v = pop_any();
+    if (v == nullptr) break;
+    if (compact(*v, evict_ ? Keep::kNothing : Keep::kLive) != 0) {
+      push_sealed(evict_ ? main_ : window_, v);  // -M: live items stay
+      if (!evict_) break;
+      continue;
+    }
+    free_segment(v);
+  }
+  return reserved() > limit();
 }
 
 void SegmentArena::trim(Compact compact) {

@@ -98,6 +98,11 @@ class SegmentArena {
   // Gives back old segments until the total is under the limit again (after a table grew).
   void trim(Compact compact);
   int64_t reserved() const { return reserved_.load(std::memory_order_relaxed); }
+  int64_t limit() const { return limit_.load(std::memory_order_relaxed); }
+  // A new limit (cache_memlimit); the segment size stays the one chosen at start.
+  void set_limit(size_t limit);
+  // Gives back up to `max_segments` whole segments while over the limit; true while still over.
+  bool shrink(size_t max_segments, Compact compact);
 
  private:
   struct alignas(64) Head {
@@ -137,11 +142,12 @@ class SegmentArena {
   std::vector<uint8_t> slot_used_;
   size_t free_hint_ = 0;  // no slot below this one is free
 
-  const int64_t limit_;
+  std::atomic<int64_t> limit_;
   const bool evict_;
   size_t seg_size_;
   size_t nheads_;
-  size_t window_target_;  // sealed window segments above which the window is compacted first
+  size_t window_target_;   // guarded by mu_; sealed window segments above which the window is
+                           // compacted first
   Head heads_[kMaxHeads];  // write heads of the window queue
   Head main_head_;         // where promoted items go
   std::atomic<int64_t> reserved_{0};  // segment mappings + external

@@ -93,7 +93,7 @@ struct Store::Impl {
   std::atomic<uint32_t> keep_bar{0};
   size_t nshards = 1;
   unsigned shard_shift = 64;
-  int64_t limit = 0;
+  std::atomic<int64_t> limit{0};
   std::atomic<int64_t> table_bytes{0};
   std::atomic<uint64_t> last_cas{0};
   std::atomic<RelTime> oldest_live{0};
@@ -136,6 +136,7 @@ struct Store::Impl {
   size_t compact(Segment& seg, Keep keep);
   void move_to_main(Shard& s, Item* it, uint64_t h, bool from_window);
   void trim_if_over();
+  void notify_evicted(const Item* it, RelTime now);
   void locked_unlink(Shard& s, size_t i, bool count_dead = true);
   size_t locked_find_live(Shard& s, std::string_view key, uint64_t h, RelTime now, Lookup* why);
   bool locked_link_new(Shard& s, uint64_t h, Item* it);
@@ -178,6 +179,7 @@ NewItem::~NewItem() {
 
 char* NewItem::value_data() { return item_->value_data(); }
 size_t NewItem::value_size() const { return item_->vlen(); }
+std::string_view NewItem::key() const { return item_->key(); }
 
 size_t NewItem::fill(size_t* filled, std::string_view bytes) {
   const size_t n = std::min(size_t{item_->vlen()} - *filled, bytes.size());
@@ -221,7 +223,8 @@ Fresh Store::Impl::alloc_item(std::string_view key, size_t vlen, uint32_t flags,
   exptime_field = exptime_field || !st.config_.evict;
   const size_t size = item_alloc_size(key.size(), vlen, flags, exptime_field);
   // An item that could not fit even in an empty cache must not wipe the cache trying.
-  if (static_cast<int64_t>(size) > limit - table_bytes.load(std::memory_order_relaxed)) {
+  if (static_cast<int64_t>(size) >
+      limit.load(std::memory_order_relaxed) - table_bytes.load(std::memory_order_relaxed)) {
     *status = AllocStatus::kNoMemory;
     return {};
   }
@@ -303,6 +306,7 @@ size_t Store::Impl::compact(Segment& seg, Keep keep) {
           }
           s.c.evictions.add();
           if (!it->fetched()) s.c.evicted_unfetched.add();
+          notify_evicted(it, now);
           locked_unlink(s, i, false);
         }
       }
@@ -350,6 +354,7 @@ void Store::Impl::move_to_main(Shard& s, Item* it, uint64_t h, bool from_window)
   if (p == nullptr) {
     s.c.evictions.add();
     if (!it->fetched()) s.c.evicted_unfetched.add();
+    notify_evicted(it, st.clock_.now());
     locked_unlink(s, i, false);
     return;
   }
@@ -357,6 +362,20 @@ void Store::Impl::move_to_main(Shard& s, Item* it, uint64_t h, bool from_window)
   it->bits = static_cast<uint8_t>(it->bits & ~Item::kLinked);
   s.table.replace_at(i, moved);
   SegmentArena::linked(mseg);
+}
+
+// `watch evictions`: one relaxed load when nobody listens.
+void Store::Impl::notify_evicted(const Item* it, RelTime now) {
+  EvictionListener* l = st.listener_;
+  if (l == nullptr || !l->active.load(std::memory_order_relaxed)) return;
+  EvictedItem e;
+  e.key = it->key();
+  e.fetched = it->fetched();
+  const RelTime exp = it->exptime();
+  e.ttl = exp == 0 ? -1 : static_cast<int64_t>(exp) - static_cast<int64_t>(now);
+  e.last_access = now - it->time(now);
+  e.value_size = it->vlen();
+  l->evicted(e);
 }
 
 void Store::Impl::trim_if_over() {
@@ -405,7 +424,8 @@ bool Store::Impl::locked_grow(Shard& s) {
   auto delta = static_cast<int64_t>(s.table.bytes() - before);
   table_bytes.fetch_add(delta, std::memory_order_relaxed);
   arena.add_external(delta);
-  if (arena.reserved() > limit) over_limit.store(true, std::memory_order_relaxed);
+  if (arena.reserved() > limit.load(std::memory_order_relaxed))
+    over_limit.store(true, std::memory_order_relaxed);
   return true;
 }
 
@@ -1164,6 +1184,21 @@ uint64_t Store::last_cas() const {
   return config_.use_cas ? impl_->last_cas.load(std::memory_order_relaxed) : 0;
 }
 
+void Store::set_memory_limit(size_t bytes) {
+  const auto b = static_cast<int64_t>(std::min<size_t>(bytes, INT64_MAX));
+  impl_->limit.store(b, std::memory_order_relaxed);
+  impl_->arena.set_limit(bytes);
+}
+
+size_t Store::memory_limit() const {
+  return static_cast<size_t>(impl_->limit.load(std::memory_order_relaxed));
+}
+
+bool Store::shrink_step(size_t max_segments) {
+  return impl_->arena.shrink(max_segments,
+                             [this](Segment& seg, Keep keep) { return impl_->compact(seg, keep); });
+}
+
 Stats Store::stats() const {
   Stats out;
   uint64_t item_bytes = 0;
@@ -1182,7 +1217,7 @@ Stats Store::stats() const {
   out.hash_bytes = static_cast<uint64_t>(impl_->table_bytes.load());
   out.bytes = item_bytes + out.hash_bytes;
   out.reserved_bytes = static_cast<uint64_t>(std::max<int64_t>(0, impl_->arena.reserved()));
-  out.limit_maxbytes = config_.memory_limit;
+  out.limit_maxbytes = memory_limit();
   out.evicted_active = 0;
   uint64_t slots = out.hash_bytes / sizeof(uint64_t);
   out.hash_power_level = slots == 0 ? 0 : std::bit_width(slots) - 1;

@@ -36,6 +36,22 @@ struct Config {
 
 // What the constructor did with Config::memory_file.
 enum class WarmStart : uint8_t { kNone, kCold, kRestored, kFailed };
+// An item eviction pushed out of the cache, for an observer (the engine's `watch evictions`).
+struct EvictedItem {
+  std::string_view key;
+  bool fetched = false;
+  int64_t ttl = -1;          // seconds left, -1 for no expiry time
+  uint32_t last_access = 0;  // seconds since last stored or read
+  size_t value_size = 0;
+};
+// Told of every eviction while `active` is set (one relaxed load per eviction otherwise).
+// Called with a shard lock held: must be quick and take no store lock.
+class EvictionListener {
+ public:
+  virtual ~EvictionListener() = default;
+  virtual void evicted(const EvictedItem& e) = 0;
+  std::atomic<bool> active{false};
+};
 
 enum class Mode : uint8_t { kSet, kAdd, kReplace, kAppend, kPrepend, kCas };
 enum class StoreResult : uint8_t { kStored, kNotStored, kExists, kNotFound, kNoMemory };
@@ -114,6 +130,7 @@ class NewItem {
   explicit operator bool() const { return item_ != nullptr; }
   char* value_data();
   size_t value_size() const;
+  std::string_view key() const;
   // Copies the value's bytes as they arrive: as much of `bytes` as fits after the first
   // `*filled` bytes of the value. Returns how many it took and advances `*filled` by as many.
   size_t fill(size_t* filled, std::string_view bytes);
@@ -230,6 +247,16 @@ class Store {
 
   // The newest CAS handed out (0 with -C): items stored later have a greater one.
   uint64_t last_cas() const;
+  // `cache_memlimit`: a new memory limit, in bytes. Growing takes effect at once; shrinking
+  // marks the store over its limit, and shrink_step() gives memory back.
+  void set_memory_limit(size_t bytes);
+  size_t memory_limit() const;
+  // Evicts up to `max_segments` of the oldest segments while over the limit, unmapping them
+  // (RSS follows); true while still over. Each segment is compacted under its items' shard
+  // locks one at a time, so requests interleave.
+  bool shrink_step(size_t max_segments);
+
+  void set_eviction_listener(EvictionListener* l) { listener_ = l; }
 
   Stats stats() const;
   void reset_stats();  // stats reset: total_items, evictions, reclaimed and friends
@@ -243,6 +270,7 @@ class Store {
 
   Config config_;
   const Clock& clock_;
+  EvictionListener* listener_ = nullptr;
   std::unique_ptr<Shard[]> shards_;
   WarmStart warm_start_ = WarmStart::kNone;
   std::string warm_message_;

@@ -221,7 +221,8 @@ def test_multi_packet_requests_not_executed(servers):
                                  b"stats detail dump\r\n",
                                  b"verbosity 1\r\n", b"shutdown\r\n", b"flush_all\r\n",
                                  b"flush_all 0\r\n", b"lru_crawler metadump all\r\n",
-                                 b"watch\r\n"])
+                                 b"watch\r\n", b"watch mutations\r\n",
+                                 b"cache_memlimit 8\r\n"])
 def test_admin_commands_never_answered_over_udp(servers, cmd):
     ms = servers("memshield", "-A", "--udp-trust=127.0.0.0/8")
     with N.UdpClient((LO, ms.port)) as u:

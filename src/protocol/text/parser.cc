@@ -117,6 +117,21 @@ bool arity(const Tokens& t, size_t a, size_t b) {
   return nt == a || nt == b;
 }
 
+// "cache_memlimit <MB> [noreply]": memcached 1.6.18 reads the number as an unsigned long
+// (digits only; overflow is ERROR), keeps its low 32 bits, and then refuses below 8 and above
+// 1,000,000,000 megabytes, with these strings.
+void parse_cache_memlimit(const Tokens& t, Request* r) {
+  r->noreply = t.last_is_noreply();
+  uint32_t mb = 0;
+  if (!parse_u32(t.tok[1], &mb)) return reply(r, "ERROR");
+  if (mb < 8) return reply(r, "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m");
+  if (mb > 1000000000) {
+    return reply(r, "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes");
+  }
+  r->cmd = Cmd::kCacheMemlimit;
+  r->delta = mb;
+}
+
 // "slabs automove <0-2>" and "slabs reassign <src> <dst>", with memcached's answers and checks.
 // memshield has no slab classes to move pages between: a reassign between two valid classes
 // finds no spare page, and automove has nothing to act on, so its OK changes nothing.
@@ -244,6 +259,10 @@ void parse_line(std::string_view line, Request* r) {
         if (!arity(t, 7, 8)) return reply(r, "ERROR");
         return parse_update(t, Cmd::kCas, r);
       }
+      if (c == "cache_memlimit") {
+        if (!arity(t, 3, 4)) return reply(r, "ERROR");
+        return parse_cache_memlimit(t, r);
+      }
       return reply(r, "ERROR");
     case 'i':
       if (c == "incr") {
@@ -261,6 +280,14 @@ void parse_line(std::string_view line, Request* r) {
         return parse_arithmetic(t, Cmd::kDecr, r);
       }
       return reply(r, "ERROR");
+    case 'w':
+      if (c == "watch") {
+        r->cmd = Cmd::kWatch;
+        r->noreply = t.last_is_noreply();
+        r->args = t.n > 1 ? from_token(line, t, 1) : std::string_view{};
+        return;
+      }
+      break;
     case 't':
       if (c == "touch") {
         if (!arity(t, 4, 5)) return reply(r, "ERROR");
@@ -309,6 +336,7 @@ void parse_line(std::string_view line, Request* r) {
   // path: a known command letter (a, c, d, g, i, s, t) answers ERROR above, as memcached does.
   if (t.tok[t.n - 1].substr(0, 5) == "HTTP/") {
     r->cmd = Cmd::kQuit;
+    r->args = "error";  // watch connevents: reason=error
     return;
   }
   return reply(r, "ERROR");

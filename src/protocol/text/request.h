@@ -17,6 +17,8 @@ enum class Cmd : uint8_t {
   kReply,  // answer `reply` as it is (an error or a fixed answer), subject to noreply
   kLruCrawler,  // "lru_crawler ...": everything after the command in `args`
   kLru,         // "lru ...": everything after the command in `args`
+  kWatch,  // `watch <kinds>`: args in `args`
+  kCacheMemlimit,  // `cache_memlimit <MB>`: the megabytes in `delta`, already checked
   kMeta,   // a meta command (mg, ms, md, ma, mn, me): the whole line in `args`, see meta_parser.h
 };
 

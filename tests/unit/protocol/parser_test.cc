@@ -271,5 +271,34 @@ TEST(Parse, SlabsCommands) {
   expect_reply("verbosity invalid", "CLIENT_ERROR bad command line format");
 }
 
+TEST(Parse, CacheMemlimitChecksAsMemcached1618) {
+  Request r = parse("cache_memlimit 64");
+  EXPECT_EQ(r.cmd, Cmd::kCacheMemlimit);
+  EXPECT_EQ(r.delta, 64u);
+  EXPECT_EQ(parse("cache_memlimit 8 noreply").noreply, true);
+  EXPECT_EQ(parse("cache_memlimit 8 x").cmd, Cmd::kCacheMemlimit);  // a third word is ignored
+  expect_reply("cache_memlimit", "ERROR");
+  expect_reply("cache_memlimit abc", "ERROR");
+  expect_reply("cache_memlimit -5", "ERROR");
+  expect_reply("cache_memlimit 8 x y", "ERROR");
+  expect_reply("cache_memlimit 7", "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m");
+  // The number's low 32 bits count, as memcached's safe_strtoul into a uint32_t.
+  expect_reply("cache_memlimit 17592186044416",
+               "MEMLIMIT_TOO_SMALL cannot set maxbytes to less than 8m");
+  expect_reply("cache_memlimit 99999999999",
+               "MEMLIMIT_ADJUST_FAILED input value is megabytes not bytes");
+  EXPECT_EQ(parse("cache_memlimit 5000000000000").cmd, Cmd::kCacheMemlimit);
+}
+
+TEST(Parse, WatchTakesItsWordsAndHttpIsAnErrorClose) {
+  Request r = parse("watch fetchers mutations");
+  EXPECT_EQ(r.cmd, Cmd::kWatch);
+  EXPECT_EQ(r.args, "fetchers mutations");
+  EXPECT_EQ(parse("watch").cmd, Cmd::kWatch);
+  r = parse("GET / HTTP/1.1");
+  EXPECT_EQ(r.cmd, Cmd::kQuit);
+  EXPECT_EQ(r.args, "error");
+}
+
 }  // namespace
 }  // namespace memshield::protocol::text

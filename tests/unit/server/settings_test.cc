@@ -387,6 +387,13 @@ TEST(SettingsTest, TrackSizesAndLruTunablesAreKept) {
   EXPECT_EQ(s.hot_lru_pct, 11u);
 }
 
+TEST(SettingsTest, WatcherLogbufSizeSetsEachWatchersBuffer) {
+  Settings s = ok({"-o", "watcher_logbuf_size=8"});
+  EXPECT_TRUE(s.warnings.empty());
+  EXPECT_EQ(s.watcher_logbuf_kb, 8u);
+  EXPECT_EQ(ok({}).watcher_logbuf_kb, 256u);
+}
+
 TEST(SettingsTest, ExtendedOptionsWithoutEffectWarn) {
   // Packed by hand: one option a line would run to 45 lines.
   // clang-format off
@@ -395,7 +402,7 @@ TEST(SettingsTest, ExtendedOptionsWithoutEffectWarn) {
       "lru_crawler_sleep=100", "lru_crawler_tocrawl=0", "read_buf_mem_limit=0",
       "no_lru_maintainer", "lru_maintainer", "hot_lru_pct=20", "warm_lru_pct=40",
       "hot_max_factor=0.2", "warm_max_factor=2.0", "temporary_ttl=61", "slab_chunk_max=512",
-      "watcher_logbuf_size=256", "worker_logbuf_size=64", "no_hashexpand",
+      "worker_logbuf_size=64", "no_hashexpand",
       "modern", "sock_cookie_id=3", "slab_reassign", "no_slab_reassign", "slab_automove=1",
       "slab_automove_ratio=0.8", "slab_automove_window=30", "slab_automove_freeratio=0.01",
       "ext_path=/mnt/x:1G", "ext_page_size=64", "ext_wbuf_size=4", "ext_threads=1",
