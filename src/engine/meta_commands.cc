@@ -140,13 +140,28 @@ void MetaCommands::do_me(const MetaRequest& r, OutBuffer& out) {
   put_line(out, s);
 }
 
+namespace {
+// 'N' or 'T', whichever of the two flags comes last in the request (0 if neither).
+char last_of_n_t(const protocol::text::MetaRequest& r) {
+  char last = 0;
+  for (size_t i = 0; i < r.nflags; ++i) {
+    if (r.flags[i][0] == 'N' || r.flags[i][0] == 'T') last = r.flags[i][0];
+  }
+  return last;
+}
+}  // namespace
+
 void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
   store::Store& store = *ctx_.store;
   const Clock& clock = *ctx_.clock;
   std::string s;
   store::MetaGetOptions opts;
   if (r.has_ttl) opts.set_ttl = true, opts.ttl = clock.expiry_from_protocol(r.ttl);
-  if (r.vivify) opts.vivify = true, opts.vivify_ttl = clock.expiry_from_protocol(r.vivify_ttl);
+  // A vivified item takes the TTL of whichever of N and T comes last (memcached's order).
+  if (r.vivify) {
+    opts.vivify = true;
+    opts.vivify_ttl = clock.expiry_from_protocol(last_of_n_t(r) == 'T' ? r.ttl : r.vivify_ttl);
+  }
   if (r.has_recache) {
     opts.recache = true;
     opts.recache_before = clock.expiry_from_protocol(r.recache);
@@ -189,7 +204,7 @@ void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
           if (e == 0) {
             s += "-1";
           } else {
-            s += std::to_string(static_cast<int64_t>(e) - static_cast<int64_t>(now));
+            put_num(&s, static_cast<uint32_t>(e - now));  // memcached's: unsigned once past
           }
           break;
         }
@@ -306,6 +321,7 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
   peek.peek = true;
   auto look = [&](const store::ItemView& v) { exptime = v.exptime; };
   bool created = false;
+  RelTime created_exptime = 0;
   // C is compared under the same lock as the update (C0 compares nothing, as in memcached).
   store::DeltaStatus ds = store.delta(r.key, incr, r.delta, &value, &cas, r.has_cas ? r.cas : 0,
                                       prev_held_ != r.key);
@@ -313,7 +329,8 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
     char buf[24];
     size_t n = static_cast<size_t>(write_u64(buf, r.initial) - buf);
     store::NewItem fresh;
-    RelTime e = clock.expiry_from_protocol(r.vivify_ttl);
+    RelTime e = clock.expiry_from_protocol(last_of_n_t(r) == 'T' ? r.ttl : r.vivify_ttl);
+    created_exptime = e;
     if (store.allocate(r.key, 0, e, n, &fresh) == store::AllocStatus::kOk) {
       memcpy(fresh.value_data(), buf, n);
       store::MetaStoreOptions so;
@@ -352,6 +369,9 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
   if (r.quiet && !created) return;
   exptime = 0;
   store.meta_get(r.key, peek, look);
+  // A T that expired the item still shows, as memcached answers from the item it holds.
+  if (!created && r.has_ttl) exptime = clock.expiry_from_protocol(r.ttl);
+  if (created) exptime = created_exptime;
   char num[24];
   size_t nlen = static_cast<size_t>(write_u64(num, value) - num);
   if (r.value) {
@@ -366,8 +386,11 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
     switch (f[0]) {
       case 't':
         s += " t";
-        s += exptime == 0 ? std::string("-1")
-                          : std::to_string(static_cast<int64_t>(exptime) - int64_t{now});
+        if (exptime == 0) {
+          s += "-1";
+        } else {
+          put_num(&s, static_cast<uint32_t>(exptime - now));  // memcached's: unsigned once past
+        }
         break;
       case 'c':
         s += " c";

@@ -344,6 +344,51 @@ def _binary_end(buf):
 
 
 _CLOCKY = re.compile(rb"^(t|l|exp=|la=)(-?\d+)$")
+_PADDED = re.compile(rb"(\d+) +")
+
+
+def unpad(data: bytes, proto: str) -> bytes:
+    """Numbers padded with spaces become bare (lengths adjusted): memcached rewrites a shorter
+    incr/decr result in place, padded, unless something still references the item -- which its
+    LRU maintainer does for a moment after a read (asynchronous bump), so memcached itself pads
+    or not depending on timing."""
+    out = bytearray()
+    if proto == "binary":
+        i = 0
+        while i + 24 <= len(data):
+            klen = struct.unpack(">H", data[i + 2:i + 4])[0]
+            elen = data[i + 4]
+            blen = struct.unpack(">I", data[i + 8:i + 12])[0]
+            body = data[i + 24:i + 24 + blen]
+            head = body[:elen + klen]
+            val = body[elen + klen:]
+            m = _PADDED.fullmatch(val)
+            if m:
+                val = m.group(1)
+            hdr = bytearray(data[i:i + 24])
+            hdr[8:12] = struct.pack(">I", len(head) + len(val))
+            out += hdr + head + val
+            i += 24 + blen
+        return bytes(out) + data[i:]
+    pos = 0
+    head_re = re.compile(rb"(VALUE \S+ \d+ |VA )(\d+)([^\r\n]*)\r\n")
+    while True:
+        m = head_re.search(data, pos)
+        if not m or (m.start() != 0 and data[m.start() - 2:m.start()] != b"\r\n"):
+            if not m:
+                break
+            out += data[pos:m.end()]
+            pos = m.end()
+            continue
+        n = int(m.group(2))
+        val = data[m.end():m.end() + n]
+        pm = _PADDED.fullmatch(val)
+        if pm:
+            val = pm.group(1)
+        out += data[pos:m.start()] + m.group(1) + str(len(val)).encode() + m.group(3) + b"\r\n"
+        out += val
+        pos = m.end() + n
+    return bytes(out) + data[pos:]
 
 
 def same(a: bytes, b: bytes) -> bool:
@@ -385,9 +430,10 @@ class Pair:
         ra = self.a.run(proto, cmds)
         rb = self.b.run(proto, cmds)
         na, nb = self.a.normalise(proto, ra), self.b.normalise(proto, rb)
-        if Pair.raw_cas and same(na, nb) and not same(ra, rb):
+        ok = same(na, nb) or same(unpad(na, proto), unpad(nb, proto))
+        if Pair.raw_cas and ok and not (same(ra, rb) or same(unpad(ra, proto), unpad(rb, proto))):
             return False, ra, rb
-        return same(na, nb), na, nb
+        return ok, na, nb
 
 
 def generate(rng, ncas):

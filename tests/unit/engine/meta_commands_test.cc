@@ -101,6 +101,18 @@ TEST_F(MetaCommandsTest, DeltaRightAfterMgIsNotInPlace) {
   EXPECT_EQ(run("decr p4 95\r\nget p4\r\n"), "5\r\nVALUE p4 0 3\r\n5  \r\nEND\r\n");
 }
 
+// A vivified item (mg N, ma N) takes the TTL of whichever of N and T comes last; a TTL already
+// past prints as memcached's unsigned 32-bit difference (difffuzz).
+TEST_F(MetaCommandsTest, VivifyTtlIsTheLastOfNAndT) {
+  EXPECT_EQ(run("mg v1 N100 T50 t\r\nmg v1 t\r\n"), "HD t50 W\r\nHD t50 Z\r\n");
+  EXPECT_EQ(run("mg v2 T50 N100 t\r\n"), "HD t100 W\r\n");
+  EXPECT_EQ(run("ma v3 N50 T100 J5 t v\r\nma v4 T100 N50 J5 t\r\n"),
+            "VA 1 t100\r\n5\r\nHD t50\r\n");
+  const std::string past = std::to_string(uint32_t{1} - clock_.now());
+  EXPECT_EQ(run("mg v5 N100 T-1 t\r\nmg v5 s\r\n"), "HD t" + past + " W\r\nEN\r\n");
+  EXPECT_EQ(run("ms v6 1\r\n5\r\nma v6 T-1 t\r\n"), "HD\r\nHD t" + past + "\r\n");
+}
+
 TEST_F(MetaCommandsTest, VivifyAndRecache) {
   EXPECT_EQ(run("mg v t N30 v\r\nmg v t\r\n"), "VA 0 t-1 W\r\n\r\nHD t30 Z\r\n");
   EXPECT_EQ(run("mg v s\r\n"), "HD s0 Z\r\n");
