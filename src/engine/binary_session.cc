@@ -79,6 +79,7 @@ void BinarySession::status(const Header& h, Status s, OutBuffer& out, uint64_t c
 BinarySession::Result BinarySession::process(std::string_view in, OutBuffer& out,
                                              size_t out_limit) {
   Result res;
+  held_.clear();  // memcached has sent the replies of the last input by now
   size_t pos = 0;
   while (pos < in.size() && !res.close) {
     switch (state_) {
@@ -218,6 +219,7 @@ void BinarySession::execute(const Header& h, std::string_view body, OutBuffer& o
     }
     case bin::op::kNoop:
       status(h, Status::kSuccess, out);
+      held_.clear();  // memcached writes its queued replies at a noop, releasing their items
       break;
     case bin::op::kVersion: {
       bin::ResponseParts parts;
@@ -270,7 +272,10 @@ void BinarySession::do_get(const Header& h, std::string_view extras, std::string
   }
   if (r == store::Lookup::kExpired) stats_.get_expired.add();
   if (r == store::Lookup::kFlushed) stats_.get_flushed.add();
-  if (r == store::Lookup::kHit) return;
+  if (r == store::Lookup::kHit) {
+    held_.add(key);
+    return;
+  }
   if (opc == bin::op::kGetQ || opc == bin::op::kGetKQ || opc == bin::op::kGatQ ||
       opc == bin::op::kGatKQ) {
     return;  // quiet gets say nothing about a miss
@@ -381,7 +386,7 @@ void BinarySession::do_delta(const Header& h, std::string_view extras, std::stri
   store::Store& store = *ctx_.store;
   uint64_t value = 0;
   uint64_t cas = 0;
-  store::DeltaStatus st = store.delta(key, incr, by, &value, &cas, h.cas);
+  store::DeltaStatus st = store.delta(key, incr, by, &value, &cas, h.cas, !held_.take(key));
   if (st == store::DeltaStatus::kNotFound) {
     (incr ? stats_.incr_misses : stats_.decr_misses).add();
     if (exptime != 0xffffffffu) {

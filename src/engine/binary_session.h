@@ -10,6 +10,7 @@
 
 #include "common/out_buffer.h"
 #include "engine/context.h"
+#include "engine/held_keys.h"
 #include "engine/text_session.h"
 #include "engine/thread_stats.h"
 #include "protocol/binary/header.h"
@@ -61,6 +62,8 @@ class BinarySession {
   size_t value_filled_ = 0;
   // kSwallow: bytes left to discard.
   size_t pending_bytes_ = 0;
+  // Items this input's get/touch hits answered (memcached holds them until the reply is sent).
+  HeldKeys held_;
 };
 
 }  // namespace memshield::engine
