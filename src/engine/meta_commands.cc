@@ -184,22 +184,23 @@ void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
     } else {
       s = "HD";
     }
-    bool ttl_seen = false;
+    // memcached applies the flags in request order: t shows the TTL as of its position.
+    RelTime cur = v.old_exptime;
     for (size_t i = 0; i < r.nflags; ++i) {
       std::string_view f = r.flags[i];
       switch (f[0]) {
         case 'T':
-          ttl_seen = true;
+          cur = clock.expiry_from_protocol(r.ttl);
           break;
         case 'N':
-          ttl_seen = ttl_seen || v.created;
-          break;  // a vivified item's ttl
+          if (v.created) cur = clock.expiry_from_protocol(r.vivify_ttl);
+          break;
         case 's':
           s += " s";
           put_num(&s, v.value.size());
           break;
         case 't': {
-          RelTime e = ttl_seen ? v.exptime : v.old_exptime;
+          const RelTime e = cur;
           s += " t";
           if (e == 0) {
             s += "-1";
@@ -365,13 +366,21 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
       put_line(out, s);
       return;
   }
-  if (!created && r.has_ttl) store.touch(r.key, clock.expiry_from_protocol(r.ttl));
-  if (r.quiet && !created) return;
+  if (r.quiet && !created) {
+    if (r.has_ttl) store.touch(r.key, clock.expiry_from_protocol(r.ttl));
+    return;
+  }
   exptime = 0;
   store.meta_get(r.key, peek, look);
-  // A T that expired the item still shows, as memcached answers from the item it holds.
-  if (!created && r.has_ttl) exptime = clock.expiry_from_protocol(r.ttl);
+  // memcached applies the flags in request order: a t before the T (or, for a created item,
+  // before N/T) shows the old TTL. A T that expired the item still shows.
+  const RelTime old_exptime = created ? 0 : exptime;
+  if (!created && r.has_ttl) {
+    store.touch(r.key, clock.expiry_from_protocol(r.ttl));
+    exptime = clock.expiry_from_protocol(r.ttl);
+  }
   if (created) exptime = created_exptime;
+  RelTime cur = old_exptime;  // the item's TTL as of the flag being echoed
   char num[24];
   size_t nlen = static_cast<size_t>(write_u64(num, value) - num);
   if (r.value) {
@@ -384,14 +393,22 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
   for (size_t i = 0; i < r.nflags; ++i) {
     std::string_view f = r.flags[i];
     switch (f[0]) {
-      case 't':
+      case 'T':
+        cur = clock.expiry_from_protocol(r.ttl);
+        break;
+      case 'N':
+        if (created) cur = clock.expiry_from_protocol(r.vivify_ttl);
+        break;
+      case 't': {
+        const RelTime e = cur;
         s += " t";
-        if (exptime == 0) {
+        if (e == 0) {
           s += "-1";
         } else {
-          put_num(&s, static_cast<uint32_t>(exptime - now));  // memcached's: unsigned once past
+          put_num(&s, static_cast<uint32_t>(e - now));  // memcached's: unsigned once past
         }
         break;
+      }
       case 'c':
         s += " c";
         put_num(&s, cas);

@@ -105,7 +105,21 @@ def gen_text(rng, ncas):
         return [b"delete ", k, extra] + nr + [b"\r\n"]
     if r < 0.705:
         return [rng.choice([b"flush_all", b"flush_all 0", b"flush_all noreply"]), b"\r\n"]
+    if r < 0.72:
+        return [rng.choice(JUNK)]
     return gen_meta(rng, ncas, k)
+
+
+# Malformed or odd requests that still leave both servers reading the next line.
+JUNK = [b"set k0 abc 0 1\r\nx\r\n", b"cas k0 0 0 1\r\nx\r\n", b"get\r\n", b"foo bar\r\n",
+        b"touch k0 abc\r\n", b"incr k0\r\n", b"gat k0\r\n", b"verbosity\r\n", b"mg\r\n",
+        b"ms k0\r\n", b"ms k0 abc\r\n", b"md\r\n", b"ma\r\n", b"delete\r\n",
+        b"flush_all abc\r\n", b"ms k0 1 b\r\nx\r\n", b"mg azA= b v c\r\n", b"ms azE= 1 b c\r\nx\r\n",
+        b"md azE= b q\r\n", b"ma azI= b N0 J7 v\r\n", b"mg k0 O123456789012345678901234567890123 v\r\n",
+        b"mg k0 v v\r\n", b"ms k0 1 T1 T2\r\nx\r\n", b"incr k0 18446744073709551616\r\n",
+        b"set k0 0 0 1 noreply extra\r\nx\r\n", b"gets k0 k0 k0 k0 k0 k0 k0 k0 k0 k0 k0\r\n",
+        b"ma k0 D18446744073709551615 MI\r\n", b"ma k0 Dx\r\n", b"mg k0 N-5 s\r\n",
+        b"ms k0 2 MA\r\nxx\r\n", b"ms kk4 1 I\r\nx\r\n", b"md k1 I T-1\r\n", b"mn extra\r\n"]
 
 
 MG_FLAGS = [b"c", b"f", b"h", b"k", b"l", b"s", b"t", b"v", b"q", b"u", b"O12", b"N100",
@@ -413,11 +427,18 @@ def same(a: bytes, b: bytes) -> bool:
 # A run
 
 
+# memcached's LRU maintainer bumps a read item asynchronously, holding a reference meanwhile, and
+# an incr/decr on a referenced item replaces it (unpadded, unfetched) instead of rewriting it in
+# place: a race inside memcached. Without the maintainer its answers are deterministic.
+SERVER_FLAGS = ["-o", "no_lru_maintainer,no_lru_crawler"]
+
+
 class Pair:
     raw_cas = False  # also require the very same CAS numbers (same issuing rules from a fresh start)
+    tolerate_padding = False
 
     def __init__(self, extra=()):
-        self.servers = memcompat.ServerPair(list(extra)).start()
+        self.servers = memcompat.ServerPair(SERVER_FLAGS + list(extra)).start()
         self.a = Side(self.servers.oracle)
         self.b = Side(self.servers.candidate)
 
@@ -430,7 +451,7 @@ class Pair:
         ra = self.a.run(proto, cmds)
         rb = self.b.run(proto, cmds)
         na, nb = self.a.normalise(proto, ra), self.b.normalise(proto, rb)
-        ok = same(na, nb) or same(unpad(na, proto), unpad(nb, proto))
+        ok = same(na, nb) or (Pair.tolerate_padding and same(unpad(na, proto), unpad(nb, proto)))
         if Pair.raw_cas and ok and not (same(ra, rb) or same(unpad(ra, proto), unpad(rb, proto))):
             return False, ra, rb
         return ok, na, nb

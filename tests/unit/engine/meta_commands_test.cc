@@ -113,6 +113,15 @@ TEST_F(MetaCommandsTest, VivifyTtlIsTheLastOfNAndT) {
   EXPECT_EQ(run("ms v6 1\r\n5\r\nma v6 T-1 t\r\n"), "HD\r\nHD t" + past + "\r\n");
 }
 
+// mg and ma apply T and N in request order, and t shows the TTL as of its own position (difffuzz).
+TEST_F(MetaCommandsTest, TtlFlagShowsTheTtlAsOfItsPosition) {
+  EXPECT_EQ(run("mg o1 N100 t T50\r\nmg o1 t\r\n"), "HD t100 W\r\nHD t50 Z\r\n");
+  EXPECT_EQ(run("ms o2 1 T50\r\n5\r\nma o2 t D2 N100 T100\r\nma o2 t\r\n"),
+            "HD\r\nHD t50\r\nHD t100\r\n");
+  EXPECT_EQ(run("ma o3 t N100 J5\r\nma o4 N100 J5 t T200\r\nma o4 t\r\n"),
+            "HD t-1\r\nHD t100\r\nHD t200\r\n");
+}
+
 TEST_F(MetaCommandsTest, VivifyAndRecache) {
   EXPECT_EQ(run("mg v t N30 v\r\nmg v t\r\n"), "VA 0 t-1 W\r\n\r\nHD t30 Z\r\n");
   EXPECT_EQ(run("mg v s\r\n"), "HD s0 Z\r\n");
