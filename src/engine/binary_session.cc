@@ -70,6 +70,7 @@ store::Mode mode_of(uint8_t opcode) {
 
 void BinarySession::status(const Header& h, Status s, OutBuffer& out, uint64_t cas) {
   if (s == Status::kSuccess && is_quiet(h.opcode)) return;
+  if (s != Status::kSuccess) held_.clear();  // memcached writes its queue at an error reply
   bin::ResponseParts parts;
   parts.value = bin::status_text(s);
   parts.cas = cas;
@@ -287,6 +288,7 @@ void BinarySession::do_get(const Header& h, std::string_view extras, std::string
     parts.value = bin::status_text(Status::kKeyNotFound);
   }
   bin::write_response(out, opc, h.opaque, Status::kKeyNotFound, parts);
+  held_.clear();
 }
 
 void BinarySession::begin_store(const Header& h, std::string_view extras, std::string_view key,
@@ -311,6 +313,7 @@ void BinarySession::begin_store(const Header& h, std::string_view extras, std::s
     // As memcached: a failed set drops the old value rather than leave it readable.
     if (mode_of(h.opcode) == store::Mode::kSet) store.remove(key);
     bin::write_status(out, h.opcode, h.opaque, s);
+    held_.clear();
     pending_bytes_ = vlen;
     state_ = vlen > 0 ? State::kSwallow : State::kHeader;
     return;

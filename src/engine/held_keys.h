@@ -1,6 +1,7 @@
 // Keys whose items a binary session's unsent replies still reference, as memcached's do until
 // the connection writes them: an incr/decr on such an item cannot rewrite its value in place
-// (memcached replaces the item, unpadded). Hashes of the first few keys of one input batch only.
+// (memcached replaces the item, unpadded). Hashes of the first few keys of one input batch only;
+// memcached writes its queued replies, releasing the items, at a noop or an error reply.
 #pragma once
 
 #include <cstddef>

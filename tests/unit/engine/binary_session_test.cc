@@ -190,6 +190,14 @@ TEST_F(BinarySessionTest, DeltaOnAnItemReadInTheSameInputIsNotInPlace) {
   run(req(bin::op::kGetQ, "g") + req(bin::op::kNoop) +
       req(bin::op::kDecrement, "g", delta_extras(95, 0, 0)));
   EXPECT_EQ(run(req(bin::op::kGet, "g"))[0].value, "5  ");
+  // So does an error reply (here a miss), but not a quiet miss, which sends nothing.
+  run(req(bin::op::kSet, "g", set_extras(0, 0), "100") +
+      req(bin::op::kSet, "e", set_extras(0, 0), "100"));
+  run(req(bin::op::kGetQ, "g") + req(bin::op::kTouch, "nope", be32(0)) +
+      req(bin::op::kDecrement, "g", delta_extras(95, 0, 0)) + req(bin::op::kGetQ, "e") +
+      req(bin::op::kGetKQ, "nope") + req(bin::op::kDecrement, "e", delta_extras(95, 0, 0)));
+  EXPECT_EQ(run(req(bin::op::kGet, "g"))[0].value, "5  ");
+  EXPECT_EQ(run(req(bin::op::kGet, "e"))[0].value, "5");
 }
 
 TEST_F(BinarySessionTest, TouchAndGat) {
