@@ -173,7 +173,6 @@ void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
     }
   }
   opts.no_update = r.no_update;
-  opts.key_binary = r.key_binary;
   bool hit = false;
   auto visit = [&](const store::ItemView& v) {
     hit = true;
@@ -335,7 +334,6 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
     if (store.allocate(r.key, 0, e, n, &fresh) == store::AllocStatus::kOk) {
       memcpy(fresh.value_data(), buf, n);
       store::MetaStoreOptions so;
-      so.key_binary = r.key_binary;
       if (store.store_meta(std::move(fresh), store::Mode::kAdd, 0, so, &cas) ==
           store::StoreResult::kStored) {
         created = true;

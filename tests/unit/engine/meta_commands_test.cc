@@ -122,6 +122,15 @@ TEST_F(MetaCommandsTest, TtlFlagShowsTheTtlAsOfItsPosition) {
             "HD t-1\r\nHD t100\r\nHD t200\r\n");
 }
 
+// Only ms makes an item remember that its key came base64-encoded; an item vivified by mg N or
+// ma N does not (memcached's), so a later k echoes it plain (difffuzz).
+TEST_F(MetaCommandsTest, VivifiedItemsDoNotRememberABase64Key) {
+  EXPECT_EQ(run("ms azM= 1 b\r\nx\r\nmg k3 k\r\n"), "HD\r\nHD kazM= b\r\n");
+  EXPECT_EQ(run("mg azQ= b N30 k\r\nmg k4 k\r\n"), "HD kk4 W\r\nHD kk4 Z\r\n");
+  EXPECT_EQ(run("ma azU= b N0 J7 v\r\nma azU= b k\r\nmg k5 k\r\n"),
+            "VA 1\r\n7\r\nHD kazU= b\r\nHD kk5\r\n");
+}
+
 TEST_F(MetaCommandsTest, VivifyAndRecache) {
   EXPECT_EQ(run("mg v t N30 v\r\nmg v t\r\n"), "VA 0 t-1 W\r\n\r\nHD t30 Z\r\n");
   EXPECT_EQ(run("mg v s\r\n"), "HD s0 Z\r\n");
