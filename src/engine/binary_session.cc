@@ -288,7 +288,7 @@ void BinarySession::do_get(const Header& h, std::string_view extras, std::string
     parts.value = bin::status_text(Status::kKeyNotFound);
   }
   bin::write_response(out, opc, h.opaque, Status::kKeyNotFound, parts);
-  held_.clear();
+  if (!with_key) held_.clear();  // memcached's keyed miss is queued, not an error write
 }
 
 void BinarySession::begin_store(const Header& h, std::string_view extras, std::string_view key,

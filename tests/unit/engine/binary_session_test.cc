@@ -198,6 +198,11 @@ TEST_F(BinarySessionTest, DeltaOnAnItemReadInTheSameInputIsNotInPlace) {
       req(bin::op::kGetKQ, "nope") + req(bin::op::kDecrement, "e", delta_extras(95, 0, 0)));
   EXPECT_EQ(run(req(bin::op::kGet, "g"))[0].value, "5  ");
   EXPECT_EQ(run(req(bin::op::kGet, "e"))[0].value, "5");
+  // A keyed miss (getk/gatk) is not an error write: the item stays referenced.
+  run(req(bin::op::kSet, "g", set_extras(0, 0), "100"));
+  run(req(bin::op::kGetQ, "g") + req(bin::op::kGetK, "nope") +
+      req(bin::op::kDecrement, "g", delta_extras(95, 0, 0)));
+  EXPECT_EQ(run(req(bin::op::kGet, "g"))[0].value, "5");
 }
 
 TEST_F(BinarySessionTest, TouchAndGat) {
