@@ -19,6 +19,7 @@ def test_seed(seed):
 def test_same_tolerates_only_clock_numbers():
     assert difffuzz.same(b"HD t99 c#1\r\n", b"HD t100 c#1\r\n")
     assert not difffuzz.same(b"HD t90 c#1\r\n", b"HD t30 c#1\r\n")
+    assert not difffuzz.same(b"HD l0\r\n", b"HD l4\r\n")
     assert not difffuzz.same(b"HD c#1\r\n", b"HD c#2\r\n")
     assert difffuzz.same(b"ME k exp=5 la=1 cas=#3\r\n", b"ME k exp=4 la=0 cas=#3\r\n")
 
