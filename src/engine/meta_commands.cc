@@ -74,8 +74,6 @@ unsigned slab_class(size_t total) {
 
 MetaCommands::Action MetaCommands::execute(std::string_view line, OutBuffer& out,
                                            store::NewItem* item) {
-  prev_held_ = held_key;
-  held_key = {};
   MetaRequest r;
   protocol::text::parse_meta(line, &r);
   Action act;
@@ -92,6 +90,7 @@ MetaCommands::Action MetaCommands::execute(std::string_view line, OutBuffer& out
   switch (r.cmd) {
     case MetaCmd::kNoop:
       put_line(out, "MN");
+      held.clear();  // memcached's mn writes its replies out at once
       break;
     case MetaCmd::kDebug:
       do_me(r, out);
@@ -238,7 +237,7 @@ void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
     }
   };
   store.meta_get(r.key, opts, visit);
-  if (hit && !r.key_binary) held_key = r.key;
+  if (hit && !r.key_binary) held.add(r.key);
   stats_.cmd_get.add();
   (hit ? stats_.get_hits : stats_.get_misses).add();
   if (!hit && !r.quiet) {
@@ -324,7 +323,7 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
   RelTime created_exptime = 0;
   // C is compared under the same lock as the update (C0 compares nothing, as in memcached).
   store::DeltaStatus ds = store.delta(r.key, incr, r.delta, &value, &cas, r.has_cas ? r.cas : 0,
-                                      prev_held_ != r.key);
+                                      !held.take(r.key));
   if (ds == store::DeltaStatus::kNotFound && r.vivify) {
     char buf[24];
     size_t n = static_cast<size_t>(write_u64(buf, r.initial) - buf);

@@ -81,7 +81,7 @@ void TextSession::reply(OutBuffer& out, std::string_view line) {
 
 TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, size_t out_limit) {
   Result res;
-  meta_.held_key = {};  // memcached has sent the replies of the last input by now
+  meta_.held.clear();  // memcached has sent the replies of the last input by now
   size_t pos = 0;
   while (pos < in.size() && !res.close) {
     switch (state_) {
@@ -227,8 +227,6 @@ void TextSession::finish_auth(OutBuffer& out) {
 
 void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
   noreply_ = req.noreply;
-  const std::string_view held = meta_.held_key;  // an mg hit answered just before this command
-  if (req.cmd != Cmd::kMeta) meta_.held_key = {};
   store::Store& store = *ctx_.store;
   switch (req.cmd) {
     case Cmd::kGet:
@@ -258,7 +256,7 @@ void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
     case Cmd::kDecr: {
       bool incr = req.cmd == Cmd::kIncr;
       uint64_t value = 0;
-      switch (store.delta(req.key, incr, req.delta, &value, nullptr, 0, held != req.key)) {
+      switch (store.delta(req.key, incr, req.delta, &value, nullptr, 0, !meta_.held.take(req.key))) {
         case store::DeltaStatus::kOk: {
           (incr ? stats_.incr_hits : stats_.decr_hits).add();
           char buf[24];

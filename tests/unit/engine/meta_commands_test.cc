@@ -88,14 +88,17 @@ TEST_F(MetaCommandsTest, MeDoesNotTakeTheWinToken) {
   EXPECT_EQ(run("mg m1 v\r\nmg m1 v\r\n"), "VA 5 X W\r\n0926g\r\nVA 5 Z X\r\n0926g\r\n");
 }
 
-// memcached rewrites a shorter incr/decr result in place (padded with spaces) unless the command
-// just before was an mg hit on the same key, whose unsent reply still references the item: then
+// memcached rewrites a shorter incr/decr result in place (padded with spaces) unless an mg hit of
+// the same input (no mn since) answered the item, whose unsent reply still references it: then
 // the result replaces the item, unpadded (difffuzz).
 TEST_F(MetaCommandsTest, DeltaRightAfterMgIsNotInPlace) {
   run("set p1 0 0 3\r\n100\r\nset p2 0 0 3\r\n100\r\nset p3 0 0 3\r\n100\r\n");
   EXPECT_EQ(run("mg p1 s\r\ndecr p1 95\r\nget p1\r\n"), "HD s3\r\n5\r\nVALUE p1 0 1\r\n5\r\nEND\r\n");
   EXPECT_EQ(run("mg p2 s\r\nmn\r\ndecr p2 95\r\nmg p2 v\r\n"), "HD s3\r\nMN\r\n5\r\nVA 3\r\n5  \r\n");
   EXPECT_EQ(run("mg p3 s\r\nma p3 MD D95\r\nmg p3 v\r\n"), "HD s3\r\nHD\r\nVA 1\r\n5\r\n");
+  run("set p5 0 0 3\r\n100\r\n");
+  EXPECT_EQ(run("mg p5\r\ndecr p2 -1\r\ndecr p5 95\r\nmg p5 v\r\n"),
+            "HD\r\nCLIENT_ERROR invalid numeric delta argument\r\n5\r\nVA 1\r\n5\r\n");
   run("set p4 0 0 3\r\n100\r\n");
   EXPECT_EQ(run("mg p4 s\r\n"), "HD s3\r\n");
   EXPECT_EQ(run("decr p4 95\r\nget p4\r\n"), "5\r\nVALUE p4 0 3\r\n5  \r\nEND\r\n");
