@@ -321,6 +321,15 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
   auto look = [&](const store::ItemView& v) { exptime = v.exptime; };
   bool created = false;
   RelTime created_exptime = 0;
+  // ma's T sets the TTL without making the item read (a touch would mark it fetched).
+  auto retime = [&](std::string_view key, RelTime e) {
+    store::MetaGetOptions o;
+    o.set_ttl = true;
+    o.ttl = e;
+    o.no_update = true;
+    o.peek = true;
+    store.meta_get(key, o, [](const store::ItemView&) {});
+  };
   // C is compared under the same lock as the update (C0 compares nothing, as in memcached).
   store::DeltaStatus ds = store.delta(r.key, incr, r.delta, &value, &cas, r.has_cas ? r.cas : 0,
                                       !held.take(r.key));
@@ -364,7 +373,7 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
       return;
   }
   if (r.quiet && !created) {
-    if (r.has_ttl) store.touch(r.key, clock.expiry_from_protocol(r.ttl));
+    if (r.has_ttl) retime(r.key, clock.expiry_from_protocol(r.ttl));
     return;
   }
   exptime = 0;
@@ -373,7 +382,7 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
   // before N/T) shows the old TTL. A T that expired the item still shows.
   const RelTime old_exptime = created ? 0 : exptime;
   if (!created && r.has_ttl) {
-    store.touch(r.key, clock.expiry_from_protocol(r.ttl));
+    retime(r.key, clock.expiry_from_protocol(r.ttl));
     exptime = clock.expiry_from_protocol(r.ttl);
   }
   if (created) exptime = created_exptime;

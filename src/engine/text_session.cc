@@ -233,6 +233,7 @@ void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
     case Cmd::kGets:
     case Cmd::kGat:
     case Cmd::kGats:
+      meta_.held.clear();  // memcached's get releases the items of the replies queued before it
       do_get(req, out);
       break;
     case Cmd::kSet:

@@ -99,6 +99,10 @@ TEST_F(MetaCommandsTest, DeltaRightAfterMgIsNotInPlace) {
   run("set p5 0 0 3\r\n100\r\n");
   EXPECT_EQ(run("mg p5\r\ndecr p2 -1\r\ndecr p5 95\r\nmg p5 v\r\n"),
             "HD\r\nCLIENT_ERROR invalid numeric delta argument\r\n5\r\nVA 1\r\n5\r\n");
+  // A get releases them (memcached writes out what it queued).
+  run("set p6 0 0 3\r\n12 \r\n");
+  EXPECT_EQ(run("mg p6 t\r\ngets nope\r\nma p6 D0 T100\r\nmg p6 v h\r\n"),
+            "HD t-1\r\nEND\r\nHD\r\nVA 3 h1\r\n12 \r\n");
   run("set p4 0 0 3\r\n100\r\n");
   EXPECT_EQ(run("mg p4 s\r\n"), "HD s3\r\n");
   EXPECT_EQ(run("decr p4 95\r\nget p4\r\n"), "5\r\nVALUE p4 0 3\r\n5  \r\nEND\r\n");
