@@ -72,6 +72,7 @@ store::Mode mode_of(uint8_t opcode) {
 
 void BinarySession::status(const Header& h, Status s, OutBuffer& out, uint64_t cas) {
   if (s == Status::kSuccess && is_quiet(h.opcode)) return;
+  if (s != Status::kSuccess) held_.clear();  // memcached writes its queue at an error reply
   bin::ResponseParts parts;
   parts.value = bin::status_text(s);
   parts.cas = cas;
@@ -81,6 +82,7 @@ void BinarySession::status(const Header& h, Status s, OutBuffer& out, uint64_t c
 BinarySession::Result BinarySession::process(std::string_view in, OutBuffer& out, size_t out_limit,
                                              uint32_t max_requests) {
   Result res;
+  held_.clear();  // memcached has sent the replies of the last input by now
   size_t pos = 0;
   uint32_t started = 0;  // -R: requests begun in this call
   while (pos < in.size() && !res.close) {
@@ -231,6 +233,7 @@ void BinarySession::execute(const Header& h, std::string_view body, OutBuffer& o
     }
     case bin::op::kNoop:
       status(h, Status::kSuccess, out);
+      held_.clear();  // memcached writes its queued replies at a noop, releasing their items
       break;
     case bin::op::kVersion: {
       bin::ResponseParts parts;
@@ -289,7 +292,10 @@ void BinarySession::do_get(const Header& h, std::string_view extras, std::string
   }
   if (r == store::Lookup::kExpired) stats_.get_expired.add();
   if (r == store::Lookup::kFlushed) stats_.get_flushed.add();
-  if (r == store::Lookup::kHit) return;
+  if (r == store::Lookup::kHit) {
+    held_.add(key);
+    return;
+  }
   if (opc == bin::op::kGetQ || opc == bin::op::kGetKQ || opc == bin::op::kGatQ ||
       opc == bin::op::kGatKQ) {
     return;  // quiet gets say nothing about a miss
@@ -301,6 +307,7 @@ void BinarySession::do_get(const Header& h, std::string_view extras, std::string
     parts.value = bin::status_text(Status::kKeyNotFound);
   }
   bin::write_response(out, opc, h.opaque, Status::kKeyNotFound, parts);
+  if (!with_key) held_.clear();  // memcached's keyed miss is queued, not an error write
 }
 
 void BinarySession::begin_store(const Header& h, std::string_view extras, std::string_view key,
@@ -340,6 +347,7 @@ void BinarySession::begin_store(const Header& h, std::string_view extras, std::s
       swallow_status_ = s;
       answer_after_swallow_ = true;
     }
+    held_.clear();  // an error answer follows: memcached writes its queue, releasing them
     pending_bytes_ = vlen;
     state_ = State::kSwallow;
     return;
@@ -435,7 +443,7 @@ void BinarySession::do_delta(const Header& h, std::string_view extras, std::stri
   store::Store& store = *ctx_.store;
   uint64_t value = 0;
   uint64_t cas = 0;
-  store::DeltaStatus st = store.delta(key, incr, by, &value, &cas, h.cas);
+  store::DeltaStatus st = store.delta(key, incr, by, &value, &cas, h.cas, !held_.take(key));
   if (st == store::DeltaStatus::kNotFound) {
     (incr ? stats_.incr_misses : stats_.decr_misses).add();
     if (exptime != 0xffffffffu) {

@@ -12,6 +12,7 @@
 #include "common/out_buffer.h"
 #include "engine/context.h"
 #include "engine/sasl_session.h"
+#include "engine/held_keys.h"
 #include "engine/text_session.h"
 #include "engine/thread_stats.h"
 #include "protocol/binary/header.h"
@@ -72,6 +73,8 @@ class BinarySession {
   bool answer_after_swallow_ = false;
   protocol::binary::Header swallow_header_;
   protocol::binary::Status swallow_status_ = protocol::binary::Status::kSuccess;
+  // Items this input's get/touch hits answered (memcached holds them until the reply is sent).
+  HeldKeys held_;
 };
 
 }  // namespace memshield::engine

@@ -74,8 +74,6 @@ unsigned slab_class(size_t total) {
 
 MetaCommands::Action MetaCommands::execute(std::string_view line, OutBuffer& out,
                                            store::NewItem* item) {
-  prev_held_ = held_key;
-  held_key = {};
   MetaRequest r;
   protocol::text::parse_meta(line, &r);
   Action act;
@@ -92,6 +90,7 @@ MetaCommands::Action MetaCommands::execute(std::string_view line, OutBuffer& out
   switch (r.cmd) {
     case MetaCmd::kNoop:
       put_line(out, "MN");
+      held.clear();  // memcached's mn writes its replies out at once
       break;
     case MetaCmd::kDebug:
       do_me(r, out);
@@ -140,13 +139,28 @@ void MetaCommands::do_me(const MetaRequest& r, OutBuffer& out) {
   put_line(out, s);
 }
 
+namespace {
+// 'N' or 'T', whichever of the two flags comes last in the request (0 if neither).
+char last_of_n_t(const protocol::text::MetaRequest& r) {
+  char last = 0;
+  for (size_t i = 0; i < r.nflags; ++i) {
+    if (r.flags[i][0] == 'N' || r.flags[i][0] == 'T') last = r.flags[i][0];
+  }
+  return last;
+}
+}  // namespace
+
 void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
   store::Store& store = *ctx_.store;
   const Clock& clock = *ctx_.clock;
   std::string s;
   store::MetaGetOptions opts;
   if (r.has_ttl) opts.set_ttl = true, opts.ttl = clock.expiry_from_protocol(r.ttl);
-  if (r.vivify) opts.vivify = true, opts.vivify_ttl = clock.expiry_from_protocol(r.vivify_ttl);
+  // A vivified item takes the TTL of whichever of N and T comes last (memcached's order).
+  if (r.vivify) {
+    opts.vivify = true;
+    opts.vivify_ttl = clock.expiry_from_protocol(last_of_n_t(r) == 'T' ? r.ttl : r.vivify_ttl);
+  }
   if (r.has_recache) {
     opts.recache = true;
     opts.recache_before = clock.expiry_from_protocol(r.recache);
@@ -158,7 +172,6 @@ void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
     }
   }
   opts.no_update = r.no_update;
-  opts.key_binary = r.key_binary;
   bool hit = false;
   size_t watched_size = 0;
   auto visit = [&](const store::ItemView& v) {
@@ -171,27 +184,28 @@ void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
     } else {
       s = "HD";
     }
-    bool ttl_seen = false;
+    // memcached applies the flags in request order: t shows the TTL as of its position.
+    RelTime cur = v.old_exptime;
     for (size_t i = 0; i < r.nflags; ++i) {
       std::string_view f = r.flags[i];
       switch (f[0]) {
         case 'T':
-          ttl_seen = true;
+          cur = clock.expiry_from_protocol(r.ttl);
           break;
         case 'N':
-          ttl_seen = ttl_seen || v.created;
-          break;  // a vivified item's ttl
+          if (v.created) cur = clock.expiry_from_protocol(r.vivify_ttl);
+          break;
         case 's':
           s += " s";
           put_num(&s, v.value.size());
           break;
         case 't': {
-          RelTime e = ttl_seen ? v.exptime : v.old_exptime;
+          const RelTime e = cur;
           s += " t";
           if (e == 0) {
             s += "-1";
           } else {
-            s += std::to_string(static_cast<int64_t>(e) - static_cast<int64_t>(now));
+            put_num(&s, static_cast<uint32_t>(e - now));  // memcached's: unsigned once past
           }
           break;
         }
@@ -228,7 +242,7 @@ void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
   if (EventLog* ev = ctx_.events; ev != nullptr && ev->wants(kWatchFetchers)) {
     ev->item_get(r.key, looked, hit ? watched_size : 0, cfd);
   }
-  if (hit && !r.key_binary) held_key = r.key;
+  if (hit && !r.key_binary) held.add(r.key);
   stats_.cmd_get.add();
   (hit ? stats_.get_hits : stats_.get_misses).add();
   if (!hit && !r.quiet) {
@@ -318,18 +332,28 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
   if (EventLog* ev = ctx_.events; ev != nullptr && ev->wants(kWatchFetchers)) {
     ev->lookup(store, r.key, cfd);
   }
+  RelTime created_exptime = 0;
+  // ma's T sets the TTL without making the item read (a touch would mark it fetched).
+  auto retime = [&](std::string_view key, RelTime e) {
+    store::MetaGetOptions o;
+    o.set_ttl = true;
+    o.ttl = e;
+    o.no_update = true;
+    o.peek = true;
+    store.meta_get(key, o, [](const store::ItemView&) {});
+  };
   // C is compared under the same lock as the update (C0 compares nothing, as in memcached).
   store::DeltaStatus ds = store.delta(r.key, incr, r.delta, &value, &cas, r.has_cas ? r.cas : 0,
-                                      prev_held_ != r.key);
+                                      !held.take(r.key));
   if (ds == store::DeltaStatus::kNotFound && r.vivify) {
     char buf[24];
     size_t n = static_cast<size_t>(write_u64(buf, r.initial) - buf);
     store::NewItem fresh;
-    RelTime e = clock.expiry_from_protocol(r.vivify_ttl);
+    RelTime e = clock.expiry_from_protocol(last_of_n_t(r) == 'T' ? r.ttl : r.vivify_ttl);
+    created_exptime = e;
     if (store.allocate(r.key, 0, e, n, &fresh) == store::AllocStatus::kOk) {
       memcpy(fresh.value_data(), buf, n);
       store::MetaStoreOptions so;
-      so.key_binary = r.key_binary;
       if (store.store_meta(std::move(fresh), store::Mode::kAdd, 0, so, &cas) ==
           store::StoreResult::kStored) {
         created = true;
@@ -360,10 +384,21 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
       put_line(out, s);
       return;
   }
-  if (!created && r.has_ttl) store.touch(r.key, clock.expiry_from_protocol(r.ttl));
-  if (r.quiet && !created) return;
+  if (r.quiet && !created) {
+    if (r.has_ttl) retime(r.key, clock.expiry_from_protocol(r.ttl));
+    return;
+  }
   exptime = 0;
   store.meta_get(r.key, peek, look);
+  // memcached applies the flags in request order: a t before the T (or, for a created item,
+  // before N/T) shows the old TTL. A T that expired the item still shows.
+  const RelTime old_exptime = created ? 0 : exptime;
+  if (!created && r.has_ttl) {
+    retime(r.key, clock.expiry_from_protocol(r.ttl));
+    exptime = clock.expiry_from_protocol(r.ttl);
+  }
+  if (created) exptime = created_exptime;
+  RelTime cur = old_exptime;  // the item's TTL as of the flag being echoed
   char num[24];
   size_t nlen = static_cast<size_t>(write_u64(num, value) - num);
   if (r.value) {
@@ -376,11 +411,22 @@ void MetaCommands::do_ma(const MetaRequest& r, OutBuffer& out) {
   for (size_t i = 0; i < r.nflags; ++i) {
     std::string_view f = r.flags[i];
     switch (f[0]) {
-      case 't':
-        s += " t";
-        s += exptime == 0 ? std::string("-1")
-                          : std::to_string(static_cast<int64_t>(exptime) - int64_t{now});
+      case 'T':
+        cur = clock.expiry_from_protocol(r.ttl);
         break;
+      case 'N':
+        if (created) cur = clock.expiry_from_protocol(r.vivify_ttl);
+        break;
+      case 't': {
+        const RelTime e = cur;
+        s += " t";
+        if (e == 0) {
+          s += "-1";
+        } else {
+          put_num(&s, static_cast<uint32_t>(e - now));  // memcached's: unsigned once past
+        }
+        break;
+      }
       case 'c':
         s += " c";
         put_num(&s, cas);

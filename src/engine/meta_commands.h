@@ -8,6 +8,7 @@
 
 #include "common/out_buffer.h"
 #include "engine/context.h"
+#include "engine/held_keys.h"
 #include "engine/thread_stats.h"
 #include "protocol/text/meta_request.h"
 #include "store/store.h"
@@ -29,11 +30,10 @@ class MetaCommands {
   Action execute(std::string_view line, OutBuffer& out, store::NewItem* item);
   void finish_set(store::NewItem&& item, bool crlf_ok, OutBuffer& out);
 
-  // The key of the item an mg hit just answered: memcached still references it while the next
-  // command runs, so an incr/decr right after cannot rewrite that value in place (it replaces
-  // the item, unpadded). Valid for the next command of the same input only; the text session
-  // clears it.
-  std::string_view held_key;
+  // Items mg hits of this input answered: memcached references them until it writes its
+  // replies (at the end of the input, or at an mn), so an incr/decr meanwhile cannot rewrite
+  // such a value in place (it replaces the item, unpadded). The text session clears it per input.
+  HeldKeys held;
   int cfd = -1;  // the connection's descriptor, for watch lines
 
  private:
@@ -51,7 +51,6 @@ class MetaCommands {
   std::string set_key_;
   bool set_quiet_ = false, set_binary_ = false, set_invalidate_ = false, set_has_cas_ = false;
   char set_mode_ = 0;
-  std::string_view prev_held_;  // held_key as the current command found it
   uint64_t set_cas_ = 0;
   int64_t set_ttl_ = 0;  // T as sent, for the item_store line
 };

@@ -154,7 +154,7 @@ void TextSession::reply(OutBuffer& out, std::string_view line) {
 TextSession::Result TextSession::process(std::string_view in, OutBuffer& out, size_t out_limit,
                                          uint32_t max_requests) {
   Result res;
-  meta_.held_key = {};  // memcached has sent the replies of the last input by now
+  meta_.held.clear();  // memcached has sent the replies of the last input by now
   answers_held_ = false;
   size_t pos = 0;
   uint32_t served = 0;
@@ -348,14 +348,13 @@ void TextSession::execute(const Request& req, OutBuffer& out, bool* close) {
 
 void TextSession::execute_command(const Request& req, OutBuffer& out, bool* close) {
   noreply_ = req.noreply;
-  const std::string_view held = meta_.held_key;  // an mg hit answered just before this command
-  if (req.cmd != Cmd::kMeta) meta_.held_key = {};
   store::Store& store = *ctx_.store;
   switch (req.cmd) {
     case Cmd::kGet:
     case Cmd::kGets:
     case Cmd::kGat:
     case Cmd::kGats:
+      meta_.held.clear();  // memcached's get releases the items of the replies queued before it
       do_get(req, out);
       break;
     case Cmd::kSet:
@@ -382,7 +381,7 @@ void TextSession::execute_command(const Request& req, OutBuffer& out, bool* clos
       bool incr = req.cmd == Cmd::kIncr;
       uint64_t value = 0;
       watch_lookup(req.key);
-      switch (store.delta(req.key, incr, req.delta, &value, nullptr, 0, held != req.key)) {
+      switch (store.delta(req.key, incr, req.delta, &value, nullptr, 0, !meta_.held.take(req.key))) {
         case store::DeltaStatus::kOk: {
           (incr ? stats_.incr_hits : stats_.decr_hits).add();
           char buf[24];

@@ -922,7 +922,7 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
       it->set_exptime(opts.vivify_ttl);
       it->set_time(now);
       it->set_cas(impl_->new_cas());
-      it->bits = opts.key_binary ? Item::kKeyBinary : 0;
+      it->bits = 0;  // memcached's vivified item does not remember a base64 key
       if (impl_->locked_link_new(s, h, it)) {
         fresh.it = nullptr;
         v.old_exptime = 0;  // until the N flag applies its ttl, as memcached echoes it

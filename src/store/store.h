@@ -93,7 +93,6 @@ struct MetaGetOptions {
   bool recache_after_ttl = true;  // R compares the expiry T set (T came first in the request)
   bool no_update = false;       // u (and me): not an access
   bool peek = false;            // me, ma's read-back: no win token handed out or taken
-  bool key_binary = false;      // remembered by a vivified item
 };
 
 // Options of a meta-protocol delete (md).

@@ -6,7 +6,7 @@ binary commands over a handful of keys (so hits, misses and CAS races happen), s
 CAS values are normalised per server by order of appearance (first distinct CAS a server shows
 -> c#1, ...), then compared; a command that quotes a CAS (cas, ms/md/ma C, binary CAS field)
 quotes "the n-th CAS this server showed", so both servers get the same question. Numbers that
-depend on each server's own clock (mg t/l, me exp/la) may differ by one second.
+depend on each server's own clock (mg t/l, me exp/la) may differ by a few seconds.
 
 Left out, being deliberate differences in docs/DESIGN.md: a get/gets/gat/gats with a key over 250
 bytes (memcached drops earlier queued answers) and binary opcodes memcached does not know.
@@ -105,7 +105,21 @@ def gen_text(rng, ncas):
         return [b"delete ", k, extra] + nr + [b"\r\n"]
     if r < 0.705:
         return [rng.choice([b"flush_all", b"flush_all 0", b"flush_all noreply"]), b"\r\n"]
+    if r < 0.72:
+        return [rng.choice(JUNK)]
     return gen_meta(rng, ncas, k)
+
+
+# Malformed or odd requests that still leave both servers reading the next line.
+JUNK = [b"set k0 abc 0 1\r\nx\r\n", b"cas k0 0 0 1\r\nx\r\n", b"get\r\n", b"foo bar\r\n",
+        b"touch k0 abc\r\n", b"incr k0\r\n", b"gat k0\r\n", b"verbosity\r\n", b"mg\r\n",
+        b"ms k0\r\n", b"ms k0 abc\r\n", b"md\r\n", b"ma\r\n", b"delete\r\n",
+        b"flush_all abc\r\n", b"ms k0 1 b\r\nx\r\n", b"mg azA= b v c\r\n", b"ms azE= 1 b c\r\nx\r\n",
+        b"md azE= b q\r\n", b"ma azI= b N0 J7 v\r\n", b"mg k0 O123456789012345678901234567890123 v\r\n",
+        b"mg k0 v v\r\n", b"ms k0 1 T1 T2\r\nx\r\n", b"incr k0 18446744073709551616\r\n",
+        b"set k0 0 0 1 noreply extra\r\nx\r\n", b"gets k0 k0 k0 k0 k0 k0 k0 k0 k0 k0 k0\r\n",
+        b"ma k0 D18446744073709551615 MI\r\n", b"ma k0 Dx\r\n", b"mg k0 N-5 s\r\n",
+        b"ms k0 2 MA\r\nxx\r\n", b"ms kk4 1 I\r\nx\r\n", b"md k1 I T-1\r\n", b"mn extra\r\n"]
 
 
 MG_FLAGS = [b"c", b"f", b"h", b"k", b"l", b"s", b"t", b"v", b"q", b"u", b"O12", b"N100",
@@ -343,11 +357,59 @@ def _binary_end(buf):
     return None
 
 
+CLOCK_SLACK = 3
 _CLOCKY = re.compile(rb"^(t|l|exp=|la=)(-?\d+)$")
+_PADDED = re.compile(rb"(\d+) +")
+
+
+def unpad(data: bytes, proto: str) -> bytes:
+    """Numbers padded with spaces become bare (lengths adjusted): memcached rewrites a shorter
+    incr/decr result in place, padded, unless something still references the item -- which its
+    LRU maintainer does for a moment after a read (asynchronous bump), so memcached itself pads
+    or not depending on timing."""
+    out = bytearray()
+    if proto == "binary":
+        i = 0
+        while i + 24 <= len(data):
+            klen = struct.unpack(">H", data[i + 2:i + 4])[0]
+            elen = data[i + 4]
+            blen = struct.unpack(">I", data[i + 8:i + 12])[0]
+            body = data[i + 24:i + 24 + blen]
+            head = body[:elen + klen]
+            val = body[elen + klen:]
+            m = _PADDED.fullmatch(val)
+            if m:
+                val = m.group(1)
+            hdr = bytearray(data[i:i + 24])
+            hdr[8:12] = struct.pack(">I", len(head) + len(val))
+            out += hdr + head + val
+            i += 24 + blen
+        return bytes(out) + data[i:]
+    pos = 0
+    head_re = re.compile(rb"(VALUE \S+ \d+ |VA )(\d+)([^\r\n]*)\r\n")
+    while True:
+        m = head_re.search(data, pos)
+        if not m or (m.start() != 0 and data[m.start() - 2:m.start()] != b"\r\n"):
+            if not m:
+                break
+            out += data[pos:m.end()]
+            pos = m.end()
+            continue
+        n = int(m.group(2))
+        val = data[m.end():m.end() + n]
+        pm = _PADDED.fullmatch(val)
+        if pm:
+            val = pm.group(1)
+        out += data[pos:m.start()] + m.group(1) + str(len(val)).encode() + m.group(3) + b"\r\n"
+        out += val
+        pos = m.end() + n
+    return bytes(out) + data[pos:]
 
 
 def same(a: bytes, b: bytes) -> bool:
-    """Byte-equal, except clock-derived numbers (t, l, exp=, la=) may differ by one."""
+    """Byte-equal, except clock-derived numbers (t, l, exp=, la=) may differ by CLOCK_SLACK:
+    each server ticks its own coarse clock, and memcached's lags by seconds on a loaded machine
+    (its once-a-second timer runs late), then jumps."""
     if a == b:
         return True
     ta, tb = re.split(rb"( |\r\n)", a), re.split(rb"( |\r\n)", b)
@@ -359,7 +421,7 @@ def same(a: bytes, b: bytes) -> bool:
         mx, my = _CLOCKY.match(x), _CLOCKY.match(y)
         if not (mx and my and mx.group(1) == my.group(1)):
             return False
-        if abs(int(mx.group(2)) - int(my.group(2))) > 1:
+        if abs(int(mx.group(2)) - int(my.group(2))) > CLOCK_SLACK:
             return False
     return True
 
@@ -368,11 +430,18 @@ def same(a: bytes, b: bytes) -> bool:
 # A run
 
 
+# memcached's LRU maintainer bumps a read item asynchronously, holding a reference meanwhile, and
+# an incr/decr on a referenced item replaces it (unpadded, unfetched) instead of rewriting it in
+# place: a race inside memcached. Without the maintainer its answers are deterministic.
+SERVER_FLAGS = ["-o", "no_lru_maintainer,no_lru_crawler"]
+
+
 class Pair:
     raw_cas = False  # also require the very same CAS numbers (same issuing rules from a fresh start)
+    tolerate_padding = False
 
     def __init__(self, extra=()):
-        self.servers = memcompat.ServerPair(list(extra)).start()
+        self.servers = memcompat.ServerPair(SERVER_FLAGS + list(extra)).start()
         self.a = Side(self.servers.oracle)
         self.b = Side(self.servers.candidate)
 
@@ -385,9 +454,10 @@ class Pair:
         ra = self.a.run(proto, cmds)
         rb = self.b.run(proto, cmds)
         na, nb = self.a.normalise(proto, ra), self.b.normalise(proto, rb)
-        if Pair.raw_cas and same(na, nb) and not same(ra, rb):
+        ok = same(na, nb) or (Pair.tolerate_padding and same(unpad(na, proto), unpad(nb, proto)))
+        if Pair.raw_cas and ok and not (same(ra, rb) or same(unpad(ra, proto), unpad(rb, proto))):
             return False, ra, rb
-        return same(na, nb), na, nb
+        return ok, na, nb
 
 
 def generate(rng, ncas):

@@ -182,6 +182,36 @@ TEST_F(BinarySessionTest, IncrDecrWithInitialValue) {
   EXPECT_EQ(r[5].value, "Non-numeric server-side value for incr or decr");
 }
 
+// memcached rewrites a shorter incr/decr result in place, padded, unless a get/touch reply of the
+// same input still references the item: then the item is replaced, unpadded (difffuzz).
+TEST_F(BinarySessionTest, DeltaOnAnItemReadInTheSameInputIsNotInPlace) {
+  run(req(bin::op::kSet, "h", set_extras(0, 0), "100") +
+      req(bin::op::kSet, "f", set_extras(0, 0), "100") +
+      req(bin::op::kSet, "g", set_extras(0, 0), "100"));
+  run(req(bin::op::kGetQ, "h") + req(bin::op::kDecrement, "h", delta_extras(1, 0, 0)) +
+      req(bin::op::kDecrement, "h", delta_extras(94, 0, 0)));
+  EXPECT_EQ(run(req(bin::op::kGet, "h"))[0].value, "5 ");  // 99 replaced "100"; 5 padded in it
+  run(req(bin::op::kDecrement, "f", delta_extras(95, 0, 0)));
+  EXPECT_EQ(run(req(bin::op::kGet, "f"))[0].value, "5  ");
+  // A noop makes memcached write what it has queued: the item is no longer referenced.
+  run(req(bin::op::kGetQ, "g") + req(bin::op::kNoop) +
+      req(bin::op::kDecrement, "g", delta_extras(95, 0, 0)));
+  EXPECT_EQ(run(req(bin::op::kGet, "g"))[0].value, "5  ");
+  // So does an error reply (here a miss), but not a quiet miss, which sends nothing.
+  run(req(bin::op::kSet, "g", set_extras(0, 0), "100") +
+      req(bin::op::kSet, "e", set_extras(0, 0), "100"));
+  run(req(bin::op::kGetQ, "g") + req(bin::op::kTouch, "nope", be32(0)) +
+      req(bin::op::kDecrement, "g", delta_extras(95, 0, 0)) + req(bin::op::kGetQ, "e") +
+      req(bin::op::kGetKQ, "nope") + req(bin::op::kDecrement, "e", delta_extras(95, 0, 0)));
+  EXPECT_EQ(run(req(bin::op::kGet, "g"))[0].value, "5  ");
+  EXPECT_EQ(run(req(bin::op::kGet, "e"))[0].value, "5");
+  // A keyed miss (getk/gatk) is not an error write: the item stays referenced.
+  run(req(bin::op::kSet, "g", set_extras(0, 0), "100"));
+  run(req(bin::op::kGetQ, "g") + req(bin::op::kGetK, "nope") +
+      req(bin::op::kDecrement, "g", delta_extras(95, 0, 0)));
+  EXPECT_EQ(run(req(bin::op::kGet, "g"))[0].value, "5");
+}
+
 TEST_F(BinarySessionTest, TouchAndGat) {
   auto r = run(req(bin::op::kSet, "k", set_extras(7, 0), "v") +
                req(bin::op::kTouch, "k", be32(100)) + req(bin::op::kGat, "k", be32(100)) +

@@ -88,17 +88,54 @@ TEST_F(MetaCommandsTest, MeDoesNotTakeTheWinToken) {
   EXPECT_EQ(run("mg m1 v\r\nmg m1 v\r\n"), "VA 5 X W\r\n0926g\r\nVA 5 Z X\r\n0926g\r\n");
 }
 
-// memcached rewrites a shorter incr/decr result in place (padded with spaces) unless the command
-// just before was an mg hit on the same key, whose unsent reply still references the item: then
+// memcached rewrites a shorter incr/decr result in place (padded with spaces) unless an mg hit of
+// the same input (no mn since) answered the item, whose unsent reply still references it: then
 // the result replaces the item, unpadded (difffuzz).
 TEST_F(MetaCommandsTest, DeltaRightAfterMgIsNotInPlace) {
   run("set p1 0 0 3\r\n100\r\nset p2 0 0 3\r\n100\r\nset p3 0 0 3\r\n100\r\n");
   EXPECT_EQ(run("mg p1 s\r\ndecr p1 95\r\nget p1\r\n"), "HD s3\r\n5\r\nVALUE p1 0 1\r\n5\r\nEND\r\n");
   EXPECT_EQ(run("mg p2 s\r\nmn\r\ndecr p2 95\r\nmg p2 v\r\n"), "HD s3\r\nMN\r\n5\r\nVA 3\r\n5  \r\n");
   EXPECT_EQ(run("mg p3 s\r\nma p3 MD D95\r\nmg p3 v\r\n"), "HD s3\r\nHD\r\nVA 1\r\n5\r\n");
+  run("set p5 0 0 3\r\n100\r\n");
+  EXPECT_EQ(run("mg p5\r\ndecr p2 -1\r\ndecr p5 95\r\nmg p5 v\r\n"),
+            "HD\r\nCLIENT_ERROR invalid numeric delta argument\r\n5\r\nVA 1\r\n5\r\n");
+  // A get releases them (memcached writes out what it queued).
+  run("set p6 0 0 3\r\n12 \r\n");
+  EXPECT_EQ(run("mg p6 t\r\ngets nope\r\nma p6 D0 T100\r\nmg p6 v h\r\n"),
+            "HD t-1\r\nEND\r\nHD\r\nVA 3 h1\r\n12 \r\n");
   run("set p4 0 0 3\r\n100\r\n");
   EXPECT_EQ(run("mg p4 s\r\n"), "HD s3\r\n");
   EXPECT_EQ(run("decr p4 95\r\nget p4\r\n"), "5\r\nVALUE p4 0 3\r\n5  \r\nEND\r\n");
+}
+
+// A vivified item (mg N, ma N) takes the TTL of whichever of N and T comes last; a TTL already
+// past prints as memcached's unsigned 32-bit difference (difffuzz).
+TEST_F(MetaCommandsTest, VivifyTtlIsTheLastOfNAndT) {
+  EXPECT_EQ(run("mg v1 N100 T50 t\r\nmg v1 t\r\n"), "HD t50 W\r\nHD t50 Z\r\n");
+  EXPECT_EQ(run("mg v2 T50 N100 t\r\n"), "HD t100 W\r\n");
+  EXPECT_EQ(run("ma v3 N50 T100 J5 t v\r\nma v4 T100 N50 J5 t\r\n"),
+            "VA 1 t100\r\n5\r\nHD t50\r\n");
+  const std::string past = std::to_string(uint32_t{1} - clock_.now());
+  EXPECT_EQ(run("mg v5 N100 T-1 t\r\nmg v5 s\r\n"), "HD t" + past + " W\r\nEN\r\n");
+  EXPECT_EQ(run("ms v6 1\r\n5\r\nma v6 T-1 t\r\n"), "HD\r\nHD t" + past + "\r\n");
+}
+
+// mg and ma apply T and N in request order, and t shows the TTL as of its own position (difffuzz).
+TEST_F(MetaCommandsTest, TtlFlagShowsTheTtlAsOfItsPosition) {
+  EXPECT_EQ(run("mg o1 N100 t T50\r\nmg o1 t\r\n"), "HD t100 W\r\nHD t50 Z\r\n");
+  EXPECT_EQ(run("ms o2 1 T50\r\n5\r\nma o2 t D2 N100 T100\r\nma o2 t\r\n"),
+            "HD\r\nHD t50\r\nHD t100\r\n");
+  EXPECT_EQ(run("ma o3 t N100 J5\r\nma o4 N100 J5 t T200\r\nma o4 t\r\n"),
+            "HD t-1\r\nHD t100\r\nHD t200\r\n");
+}
+
+// Only ms makes an item remember that its key came base64-encoded; an item vivified by mg N or
+// ma N does not (memcached's), so a later k echoes it plain (difffuzz).
+TEST_F(MetaCommandsTest, VivifiedItemsDoNotRememberABase64Key) {
+  EXPECT_EQ(run("ms azM= 1 b\r\nx\r\nmg k3 k\r\n"), "HD\r\nHD kazM= b\r\n");
+  EXPECT_EQ(run("mg azQ= b N30 k\r\nmg k4 k\r\n"), "HD kk4 W\r\nHD kk4 Z\r\n");
+  EXPECT_EQ(run("ma azU= b N0 J7 v\r\nma azU= b k\r\nmg k5 k\r\n"),
+            "VA 1\r\n7\r\nHD kazU= b\r\nHD kk5\r\n");
 }
 
 TEST_F(MetaCommandsTest, VivifyAndRecache) {
