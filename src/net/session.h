@@ -37,6 +37,10 @@ class Session {
   virtual Result on_input(std::string_view in, OutBuffer& out) = 0;
   // True between requests; false while a request is partly received (a value still arriving).
   virtual bool at_request_boundary() const { return true; }
+  // Whether a takeover may pass the connection to another process between requests; false
+  // when it holds state a fresh session would lose (an authenticated login): it is closed
+  // between requests instead.
+  virtual bool transferable() const { return true; }
 };
 
 class SessionFactory {
