@@ -181,7 +181,7 @@ void Worker::run() {
           accept_from(*h);
           break;
         case Handle::kUdp:
-          receive_datagrams(h->fd);
+          if (!paused_) receive_datagrams(h->fd);
           break;
         case Handle::kConn: {
           ++served_awake;
@@ -237,6 +237,7 @@ void Worker::sweep_timeouts() {
 }
 
 void Worker::accept_from(const Handle& listener) {
+  if (paused_) return;  // a takeover parked this worker in the same epoll batch
   for (int i = 0; i < kAcceptBatch; ++i) {
     Accepted a{-1, {}, listener.listener, {}};
     socklen_t len = sizeof(a.peer);
@@ -398,9 +399,11 @@ void Worker::handle_control() {
       }
     }
     parking_ = true;
+    paused_ = true;
     park_sweep();
   } else if (op == 2) {
     parking_ = false;
+    paused_ = false;
     for (auto& h : listen_handles_) {
       if (h->kind != Handle::kListen && h->kind != Handle::kUdp) continue;
       epoll_event lev{};

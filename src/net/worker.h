@@ -157,6 +157,7 @@ class Worker {
   std::atomic<int> control_{0};
   std::atomic<uint64_t> park_deadline_ns_{0};
   bool parking_ = false;  // loop thread only
+  bool paused_ = false;   // loop thread only: between park and resume, accepts nothing
   std::mutex park_mu_;
   std::condition_variable park_cv_;
   bool parked_ready_ = false;                 // guarded by park_mu_

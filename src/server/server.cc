@@ -776,26 +776,36 @@ void Server::control_loop() {
 // and exits once the new process says READY; resumes serving if it never does.
 void Server::serve_takeover(int sock) {
   const uint64_t started = monotonic_ns();
-  bool ok = net::send_message(sock, "OK", {});
+  const char* failed = nullptr;
+  if (!net::send_message(sock, "OK", {})) failed = "could not answer it";
   std::vector<net::ParkedConnection> conns;
-  if (ok) {
-    const uint64_t deadline = started + uint64_t{kTakeoverDrainSeconds} * 1000000000u;
+  // Two rounds: a connection accepted by one worker just before it parked may still be on
+  // its way to another worker that had parked already; the second round parks it there.
+  const uint64_t deadline = started + uint64_t{kTakeoverDrainSeconds} * 1000000000u;
+  for (int round = 0; round < 2 && failed == nullptr; ++round) {
+    conns.clear();
     for (auto& w : workers_) w->park(deadline);
     for (auto& w : workers_) {
-      if (!w->wait_parked((kTakeoverDrainSeconds + 10) * 1000, &conns)) ok = false;
+      if (!w->wait_parked((kTakeoverDrainSeconds + 10) * 1000, &conns)) {
+        failed = "the workers did not park their connections";
+      }
     }
   }
-  if (ok) {
+  if (failed == nullptr) {
     {
       std::lock_guard<std::mutex> g(store_mu_);
       store_frozen_ = true;
     }
-    ok = send_takeover(sock, conns);
+    if (!send_takeover(sock, conns)) failed = "sending to the new process failed";
   }
   std::string reply;
   std::vector<int> fds;
-  if (ok) ok = net::recv_message(sock, kTakeoverReplyMs, &reply, &fds) && reply == "READY";
+  if (failed == nullptr &&
+      (!net::recv_message(sock, kTakeoverReplyMs, &reply, &fds) || reply != "READY")) {
+    failed = "the new process went away or did not answer READY";
+  }
   for (int fd : fds) close(fd);
+  const bool ok = failed == nullptr;
   if (ok) {
     MS_INFO("takeover: handed over %zu connections in %.0f ms; exiting", conns.size(),
             static_cast<double>(monotonic_ns() - started) / 1e6);
@@ -804,7 +814,7 @@ void Server::serve_takeover(int sock) {
     kill(getpid(), SIGTERM);
     return;
   }
-  MS_WARN("takeover failed (the new process went away or did not answer); serving on");
+  MS_WARN("takeover failed (%s); serving on", failed);
   close(sock);
   {
     std::lock_guard<std::mutex> g(store_mu_);

@@ -128,7 +128,11 @@ def start_new(old, servers, args):
 
 
 def check_handover(old, new, control):
-    assert wait_exit(old) == 0, old.stderr_text()
+    try:
+        rc = wait_exit(old)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nthe new process:\n{new.stderr_text()}") from None
+    assert rc == 0, old.stderr_text()
     assert "handed over" in old.stderr_text()
     # The new process serves and listens on the control socket for the next takeover.
     wait_for(lambda: os.path.exists(control), "the control socket")
