@@ -1056,6 +1056,9 @@ int Server::run() {
   if (!settings_.takeover.empty() && control_fd_ < 0 && !listen_control()) return 71;
   if (takeover_sock_ >= 0) {
     // The store is built: the previous process may go. Until this, it resumes if we die.
+    // systemd (NotifyAccess=all) learns the service's new main process before the old one
+    // exits, so the old one's exit is not taken for the service's end.
+    sd_notify_send("MAINPID=" + std::to_string(getpid()));
     if (!net::send_message(takeover_sock_, "READY", {})) {
       MS_WARN("takeover: the previous process went away before the handoff completed");
     }
@@ -1130,13 +1133,9 @@ int Server::run() {
   }
   if (exit_code == 0 && control_fd_ >= 0) control_thread_ = std::thread([this] { control_loop(); });
   if (exit_code == 0) {
-    // Type=notify: listeners are up and workers serve. After a takeover this process is the
-    // service's main process from now on (NotifyAccess=all lets systemd accept it).
-    if (inherited) {
-      sd_notify_send("MAINPID=" + std::to_string(getpid()) + "\nREADY=1");
-    } else {
-      sd_notify_send("READY=1");
-    }
+    // Type=notify: listeners are up and workers serve (after a takeover, systemd has been
+    // told MAINPID already; see above).
+    sd_notify_send("READY=1");
     MS_LOG(1, "memshield ready: %d worker threads, %zu MB memory limit", threads_,
            settings_.memory_limit_mb);
   }
