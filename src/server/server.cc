@@ -638,6 +638,9 @@ bool Server::take_over(int sock) {
   for (uint32_t i = 0; i < n; ++i) {
     net::ListenSocket ls;
     ls.fd = fds[i];
+    // The workers accept until EAGAIN: a blocking listener would stall one (the flag belongs to
+    // the shared open file, which the old process uses non-blocking too).
+    fcntl(ls.fd, F_SETFL, fcntl(ls.fd, F_GETFL) | O_NONBLOCK);
     ls.address = r.bytes();
     ls.udp = r.u8() != 0;
     ls.loopback = r.u8() != 0;

@@ -250,3 +250,46 @@ def test_without_a_running_server_takeover_starts_normally(workdir, servers):
         assert c.set(b"a", b"b") == b"STORED\r\n"
     srv.kill()
     assert not os.path.exists(control)  # removed at a normal exit
+
+
+def test_old_process_dying_mid_takeover_leaves_the_new_one_serving(workdir, servers):
+    """A stand-in for an old process passes its listening socket, then dies before the cache
+    and the connections: the new process serves on that socket, with a cold cache."""
+    control = os.path.join(workdir, "control.sock")
+    ctl = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ctl.bind(control)
+    ctl.listen(1)
+    ctl.settimeout(DEADLINE)
+    next_control = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    next_control.bind(os.path.join(workdir, "next.sock"))
+    next_control.listen(1)
+    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tcp.bind(("127.0.0.1", 0))
+    tcp.listen(16)
+    port = tcp.getsockname()[1]
+    new = start_server([f"--takeover={control}"], port=port, wait=False)
+    servers.append(new)
+    conn, _ = ctl.accept()
+    conn.settimeout(DEADLINE)
+    assert conn.recv(64).startswith(b"HELLO")
+    conn.send(b"OK")
+    address = b"tcp:127.0.0.1:%d" % port
+    msg = (b"L" + (1).to_bytes(4, "little") + len(address).to_bytes(4, "little") + address +
+           b"\x00\x01" + port.to_bytes(4, "little") + b"\x00\x00")
+    socket.send_fds(conn, [msg], [tcp.fileno(), next_control.fileno()])
+    conn.close()  # "killed" before the cache and the connections
+    ctl.close()
+    tcp.close()
+    next_control.close()
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        assert new.proc.poll() is None, new.stderr_text()
+        try:
+            with new.connect() as c:
+                assert c.set(b"x", b"y") == b"STORED\r\n"
+                assert c.stats()["pid"] == str(new.pid)
+                break
+        except OSError:
+            assert time.monotonic() < deadline, new.stderr_text()
+            time.sleep(0.05)
+    assert "stopped before sending its cache" in new.stderr_text()
