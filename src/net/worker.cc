@@ -398,9 +398,10 @@ void Worker::handle_control() {
         epoll_ctl(epfd_, EPOLL_CTL_DEL, h->fd, nullptr);
       }
     }
+    // The sweep runs after the rest of this epoll batch: a connection parked now could still
+    // have an event in it, and would be served (or closed) after it was listed.
     parking_ = true;
     paused_ = true;
-    park_sweep();
   } else if (op == 2) {
     parking_ = false;
     paused_ = false;
