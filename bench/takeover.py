@@ -242,6 +242,12 @@ def main():
     print(f"throughput under half its level for {1000 * dip:.0f} ms "
           f"(buckets of {1000 * BUCKET:.0f} ms); longest single request "
           f"{1000 * st.max_latency:.0f} ms")
+    step = int(0.25 / BUCKET)
+    line = []
+    for b0 in range(0, last + 1, step):
+        mark = "*" if b0 <= take_b < b0 + step else ""
+        line.append(f"{mark}{sum(st.buckets.get(b, 0) for b in range(b0, b0 + step)) * 4}")
+    print("requests/s per 250 ms (* = the takeover starts):", " ".join(line))
     for name in ("old.log", "new.log"):
         with open(os.path.join(d, name)) as f:
             for line in f:

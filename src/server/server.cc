@@ -1007,7 +1007,8 @@ int Server::run() {
   warn_exposure();
 
   if (settings_.daemonize) {
-    if (daemon(1, settings_.verbosity > 0) != 0) {
+    // A takeover's -d (systemd's ExecReload) keeps stderr: under systemd it is the journal.
+    if (daemon(1, settings_.verbosity > 0 || takeover_sock_ >= 0) != 0) {
       fprintf(stderr, "failed to daemonize: %s\n", strerror(errno));
       return 71;
     }
