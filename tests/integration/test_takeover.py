@@ -293,3 +293,41 @@ def test_old_process_dying_mid_takeover_leaves_the_new_one_serving(workdir, serv
             assert time.monotonic() < deadline, new.stderr_text()
             time.sleep(0.05)
     assert "stopped before sending its cache" in new.stderr_text()
+
+
+def unix_call(sock, request, end):
+    sock.sendall(request)
+    data = b""
+    deadline = time.monotonic() + DEADLINE
+    while not data.endswith(end):
+        assert time.monotonic() < deadline, data
+        chunk = sock.recv(65536)
+        assert chunk, "closed by the server"
+        data += chunk
+    return data
+
+
+def test_unix_socket_clients_keep_working(workdir, servers):
+    control = os.path.join(workdir, "control.sock")
+    path = os.path.join(workdir, "mc.sock")
+    args = ["-s", path, f"--takeover={control}", "-e", os.path.join(workdir, "mem")]
+    old = start_server(args, listen=None, wait=False)
+    servers.append(old)
+    wait_for(lambda: os.path.exists(control) or old.proc.poll() is not None, "the old server")
+    assert old.proc.poll() is None, old.stderr_text()
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.settimeout(DEADLINE)
+    client.connect(path)
+    assert unix_call(client, b"set u 0 0 2\r\nok\r\n", b"\r\n") == b"STORED\r\n"
+    new = start_server(args, listen=None, wait=False)
+    servers.append(new)
+    check_handover(old, new, control)
+    assert os.path.exists(path)  # the old process left the socket file to the new one
+    assert unix_call(client, b"get u\r\n", b"END\r\n") == b"VALUE u 0 2\r\nok\r\nEND\r\n"
+    stats = unix_call(client, b"stats\r\n", b"END\r\n")
+    assert b"STAT pid %d\r\n" % new.pid in stats
+    client.close()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as fresh:
+        fresh.settimeout(DEADLINE)
+        fresh.connect(path)
+        assert unix_call(fresh, b"get u\r\n", b"END\r\n").startswith(b"VALUE u")
