@@ -463,7 +463,7 @@ void Worker::park_sweep() {
     p.fd = c->fd;
     p.peer = c->peer;
     p.listener = static_cast<size_t>(c->listener - listeners_.data());
-    p.pending.assign(c->in.data(), c->in_len);
+    if (c->in_len > 0) p.pending.assign(c->in.data(), c->in_len);
     parked_list_.push_back(std::move(p));
   }
   parked_ready_ = true;
