@@ -948,12 +948,11 @@ int Server::run() {
   // -e: a metadata file left by a graceful stop is read before anything listens; one that
   // cannot be read or fails its checks stops start-up, as in memcached (the operator removes it
   // to start clean), rather than serving from a memory file nothing vouches for.
-  if (!settings_.takeover.empty()) {
-    if (settings_.seccomp) {
-      fprintf(stderr, "--takeover cannot be combined with --seccomp (-o drop_privileges): the "
-              "control socket needs system calls the filter forbids\n");
-      return 64;
-    }
+  if (!settings_.takeover.empty() && settings_.seccomp) {
+    // The control socket needs system calls the filter forbids. Not fatal, so the packaged unit
+    // (which always passes --takeover) still starts with --seccomp in the config.
+    MS_WARN("--takeover is ignored with --seccomp (-o drop_privileges): no takeover either way");
+  } else if (!settings_.takeover.empty()) {
     if (connect_takeover() < 0) return 75;  // EX_TEMPFAIL: refused, or no answer
   }
   store::RestartMeta restart_meta;
@@ -1057,7 +1056,10 @@ int Server::run() {
     // snapshot over a memory file that has changed since.
     if (have_meta && !inherited) unlink(meta_path.c_str());
   }
-  if (!settings_.takeover.empty() && control_fd_ < 0 && !listen_control()) return 71;
+  if (!settings_.takeover.empty() && !settings_.seccomp && control_fd_ < 0 &&
+      !listen_control()) {
+    return 71;
+  }
   if (takeover_sock_ >= 0) {
     // The store is built: the previous process may go. Until this, it resumes if we die.
     // systemd (NotifyAccess=all) learns the service's new main process before the old one
