@@ -46,6 +46,10 @@ class Session {
   // own (watch lines) to `out`, at most about `max` bytes; returns the bytes appended. The worker
   // calls it between events while the connection's unsent output is small.
   virtual size_t pump(OutBuffer& out, size_t max) { return 0; }
+  // Whether a takeover may pass the connection to another process between requests; false
+  // when it holds state a fresh session would lose (an authenticated login): it is closed
+  // between requests instead.
+  virtual bool transferable() const { return true; }
 };
 
 class SessionFactory {

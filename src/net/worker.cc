@@ -22,6 +22,7 @@
 namespace memshield::net {
 namespace {
 constexpr size_t kScratchSize = 64 * 1024;
+constexpr size_t kMaxPassedPending = 16 * 1024;  // takeover: unparsed bytes passed along
 constexpr int kMaxEvents = 256;
 constexpr int kAcceptBatch = 64;
 constexpr int kMaxIov = 64;
@@ -86,6 +87,9 @@ struct Worker::Connection {
   bool tls_read_blocked = false;   // a read waits for the socket to be writable
   bool tls_write_blocked = false;  // a write waits for the socket to be readable
   std::string tls_peer;            // the peer's address, for the handshake failure log
+  sockaddr_storage peer{};         // for a takeover
+  const ListenSocket* listener = nullptr;
+  bool parked = false;             // takeover: out of epoll, waiting to be passed on
 };
 
 Worker::Worker(const WorkerConfig& config, const std::vector<ListenSocket>& listeners,
@@ -156,10 +160,12 @@ void Worker::run() {
   while (!stopping_.load(std::memory_order_relaxed)) {
     const uint64_t before = steady_ns();
     // Connections waiting for another turn (-R) must not wait for new events.
-    // Streaming sessions are polled every kStreamPollMs while they exist; otherwise no timer.
+    // Streaming sessions are polled every kStreamPollMs while they exist, a takeover's parking
+    // every 20 ms; otherwise no timer.
     int n = epoll_wait(epfd_, events, kMaxEvents,
                        !turns_.empty()     ? 0
                        : !streams_.empty() ? kStreamPollMs
+                       : parking_          ? 20
                        : timeouts          ? 1000
                                            : -1);
     // A wait that returned at once takes a microsecond or so; one that slept, far longer.
@@ -178,13 +184,14 @@ void Worker::run() {
           ssize_t rc = read(wake_fd_, &count, sizeof(count));
           (void)rc;
           take_handed_over();
+          if (control_.load(std::memory_order_acquire) != 0) handle_control();
           break;
         }
         case Handle::kListen:
           accept_from(*h);
           break;
         case Handle::kUdp:
-          receive_datagrams(h->fd);
+          if (!paused_) receive_datagrams(h->fd);
           break;
         case Handle::kConn: {
           ++served_awake;
@@ -202,6 +209,7 @@ void Worker::run() {
     if (!turns_.empty()) run_queued_turns();
     if (!streams_.empty()) pump_streams();
     if (timeouts) sweep_timeouts();
+    if (parking_) park_sweep();
     if (config_.yield_every > 0 && served_awake >= config_.yield_every) {
       sched_yield();
       served_awake = 0;
@@ -221,7 +229,7 @@ void Worker::sweep_timeouts() {
   if (now == last_sweep_) return;
   last_sweep_ = now;
   for (Connection* c : connections_) {
-    if (c == nullptr || c->closing) continue;
+    if (c == nullptr || c->closing || c->parked) continue;
     RelTime last = c->last_active.load(std::memory_order_relaxed);
     if (config_.idle_timeout > 0 && now - last >= static_cast<RelTime>(config_.idle_timeout)) {
       MS_LOG(1, "<%d closing idle connection (idle_timeout %d s)", c->fd, config_.idle_timeout);
@@ -240,8 +248,9 @@ void Worker::sweep_timeouts() {
 }
 
 void Worker::accept_from(const Handle& listener) {
+  if (paused_) return;  // a takeover parked this worker in the same epoll batch
   for (int i = 0; i < kAcceptBatch; ++i) {
-    Accepted a{-1, {}, listener.listener};
+    Accepted a{-1, {}, listener.listener, {}};
     socklen_t len = sizeof(a.peer);
     a.fd = accept4(listener.fd, reinterpret_cast<sockaddr*>(&a.peer), &len,
                    SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -328,6 +337,8 @@ void Worker::adopt(const Accepted& a) {
   c->handle.kind = Handle::kConn;
   c->handle.fd = fd;
   c->handle.conn = c;
+  c->peer = a.peer;
+  c->listener = a.listener;
   c->last_active.store(clock_.now(), std::memory_order_relaxed);
   if (tls != nullptr) {
     c->tls = std::move(tls);
@@ -346,6 +357,134 @@ void Worker::adopt(const Accepted& a) {
   stats_.total_connections.add();
   registry_.add(fd, ConnInfo{peer.address, listen_address, false, &c->last_active, &c->state});
   MS_LOG(2, "<%d new client connection from %s", fd, peer.address.c_str());
+  if (!a.pending.empty()) {  // passed over by a takeover with a partial request
+    c->in.assign(a.pending.begin(), a.pending.end());
+    c->in_len = a.pending.size();
+    drive(c, c->in.data(), c->in_len, false);
+  }
+}
+
+void Worker::adopt_passed(int fd, const sockaddr_storage& peer, const ListenSocket* listener,
+                          std::string pending) {
+  limit_.current.fetch_add(1, std::memory_order_relaxed);
+  hand_over(Accepted{fd, peer, listener, std::move(pending)});
+}
+
+void Worker::park(uint64_t deadline_ns) {
+  {
+    std::lock_guard<std::mutex> g(park_mu_);
+    parked_ready_ = false;
+    parked_list_.clear();
+  }
+  park_deadline_ns_.store(deadline_ns, std::memory_order_relaxed);
+  control_.store(1, std::memory_order_release);
+  uint64_t one = 1;
+  ssize_t rc = write(wake_fd_, &one, sizeof(one));
+  (void)rc;
+}
+
+void Worker::resume() {
+  control_.store(2, std::memory_order_release);
+  uint64_t one = 1;
+  ssize_t rc = write(wake_fd_, &one, sizeof(one));
+  (void)rc;
+}
+
+bool Worker::wait_parked(int timeout_ms, std::vector<ParkedConnection>* out) {
+  std::unique_lock<std::mutex> g(park_mu_);
+  if (!park_cv_.wait_for(g, std::chrono::milliseconds(timeout_ms),
+                         [this] { return parked_ready_; })) {
+    return false;
+  }
+  for (ParkedConnection& p : parked_list_) out->push_back(std::move(p));
+  parked_list_.clear();
+  return true;
+}
+
+void Worker::handle_control() {
+  const int op = control_.exchange(0, std::memory_order_acq_rel);
+  if (op == 1) {
+    for (auto& h : listen_handles_) {
+      if (h->kind == Handle::kListen || h->kind == Handle::kUdp) {
+        epoll_ctl(epfd_, EPOLL_CTL_DEL, h->fd, nullptr);
+      }
+    }
+    // The sweep runs after the rest of this epoll batch: a connection parked now could still
+    // have an event in it, and would be served (or closed) after it was listed.
+    parking_ = true;
+    paused_ = true;
+  } else if (op == 2) {
+    parking_ = false;
+    paused_ = false;
+    for (auto& h : listen_handles_) {
+      if (h->kind != Handle::kListen && h->kind != Handle::kUdp) continue;
+      epoll_event lev{};
+      lev.events = EPOLLIN | EPOLLEXCLUSIVE;
+      lev.data.ptr = h.get();
+      epoll_ctl(epfd_, EPOLL_CTL_ADD, h->fd, &lev);  // EEXIST when the park had not begun
+    }
+    for (Connection* c : connections_) {
+      if (c == nullptr || !c->parked) continue;
+      c->parked = false;
+      epoll_event ev{};
+      ev.events = c->events;
+      ev.data.ptr = &c->handle;
+      epoll_ctl(epfd_, EPOLL_CTL_ADD, c->fd, &ev);
+    }
+    std::lock_guard<std::mutex> g(park_mu_);
+    parked_ready_ = false;
+    parked_list_.clear();
+  }
+}
+
+// While parking: every connection between requests with nothing to send leaves epoll (its
+// socket keeps whatever the client sends next for the next process); past the deadline, the
+// rest are closed. Once none is left serving, the parked ones are published.
+void Worker::park_sweep() {
+  const bool late = steady_ns() >= park_deadline_ns_.load(std::memory_order_relaxed);
+  bool serving = false;
+  for (Connection* c : connections_) {
+    if (c == nullptr || c->parked) continue;
+    if (c->streaming) {  // a watcher: its subscription lives in this process, and so it ends
+      close_connection(c);
+      continue;
+    }
+    // A key dump under way is not idle: it has more to send.
+    const bool idle = !c->closing && c->out.empty() && !c->producing &&
+                      c->session->at_request_boundary() && c->in_len <= kMaxPassedPending &&
+                      (c->tls == nullptr || c->tls_ready);
+    if (idle && c->tls == nullptr && c->session->transferable()) {
+      if (c->queued) {
+        std::replace(turns_.begin(), turns_.end(), c, static_cast<Connection*>(nullptr));
+        c->queued = false;
+      }
+      epoll_ctl(epfd_, EPOLL_CTL_DEL, c->fd, nullptr);
+      c->parked = true;
+      continue;
+    }
+    if (idle || late) {
+      MS_LOG(1, "<%d takeover: closing a connection %s", c->fd,
+             idle ? "between requests (TLS or authenticated)" : "still mid-request");
+      close_connection(c);
+      continue;
+    }
+    serving = true;
+  }
+  if (serving) return;
+  parking_ = false;
+  std::lock_guard<std::mutex> g(park_mu_);
+  parked_list_.clear();
+  for (Connection* c : connections_) {
+    if (c == nullptr || !c->parked) continue;
+    ParkedConnection p;
+    p.fd = c->fd;
+    p.peer = c->peer;
+    p.listener = static_cast<size_t>(c->listener - listeners_.data());
+    if (c->in_len > 0) p.pending.assign(c->in.data(), c->in_len);
+    parked_list_.push_back(std::move(p));
+  }
+  parked_ready_ = true;
+  park_cv_.notify_all();
 }
 
 // One batch of datagrams per readiness event: recvmmsg in, the handler decides, sendmmsg out.

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <string>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -26,6 +28,15 @@
 namespace memshield::net {
 
 class Worker;
+
+// Takeover: a connection parked between requests, to be passed to another process with the
+// bytes read from it but not yet parsed (a partial command line, usually nothing).
+struct ParkedConnection {
+  int fd = -1;
+  sockaddr_storage peer{};
+  size_t listener = 0;  // index into the worker's listeners
+  std::string pending;
+};
 
 // The workers that deal accepted connections to each other in turn. Filled in before any
 // worker starts and unchanged after.
@@ -69,6 +80,18 @@ class Worker {
   void stop();
   void join();
 
+  // Takeover (server/takeover.cc). park(): stop accepting, and park each connection once it is
+  // between requests with nothing left to send (TLS and non-transferable ones are closed there
+  // instead); any still mid-request at deadline_ns (CLOCK_MONOTONIC) is closed. Asynchronous;
+  // wait_parked() collects the parked ones. resume() serves them again (the takeover failed).
+  // Nothing here runs per request: the loop looks at it on its wake-up descriptor.
+  void park(uint64_t deadline_ns);
+  bool wait_parked(int timeout_ms, std::vector<ParkedConnection>* out);
+  void resume();
+  // Serves a connection another process passed over (any thread, after start()).
+  void adopt_passed(int fd, const sockaddr_storage& peer, const ListenSocket* listener,
+                    std::string pending);
+
   const WorkerStats& stats() const { return stats_; }
   WorkerStats& mutable_stats() { return stats_; }
 
@@ -80,6 +103,7 @@ class Worker {
     int fd;
     sockaddr_storage peer;
     const ListenSocket* listener;
+    std::string pending;  // adopt_passed(): bytes the previous process read but did not parse
   };
 
   void run();
@@ -102,6 +126,8 @@ class Worker {
   void sweep_timeouts();
   // Streaming sessions (watchers): moves what they have to say into their output and sends it.
   void pump_streams();
+  void handle_control();
+  void park_sweep();
   // TLS connections (c->tls set): the same steps through the SecureChannel.
   void tls_handshake(Connection* c);
   void tls_readable(Connection* c);
@@ -130,6 +156,15 @@ class Worker {
   std::unique_ptr<char[]> udp_buffers_;    // one batch of datagrams for recvmmsg
   std::mutex inbox_mu_;
   std::vector<Accepted> inbox_;            // guarded by inbox_mu_
+  // Takeover: control_ is the latest request (1 park, 2 resume), read on a wake-up.
+  std::atomic<int> control_{0};
+  std::atomic<uint64_t> park_deadline_ns_{0};
+  bool parking_ = false;  // loop thread only
+  bool paused_ = false;   // loop thread only: between park and resume, accepts nothing
+  std::mutex park_mu_;
+  std::condition_variable park_cv_;
+  bool parked_ready_ = false;                 // guarded by park_mu_
+  std::vector<ParkedConnection> parked_list_;  // guarded by park_mu_
 };
 
 }  // namespace memshield::net

@@ -210,7 +210,11 @@ void LruAdmin::crawl_once() {
       if (stop_) return;
     }
     size_t checked = 0;
-    store_.reclaim_in_shard(shard, tocrawl == 0 ? 0 : left, &checked);
+    {
+      std::lock_guard<std::mutex> step(step_mu_);
+      if (paused_.load()) return;
+      store_.reclaim_in_shard(shard, tocrawl == 0 ? 0 : left, &checked);
+    }
     if (tocrawl != 0) {
       left -= std::min(left, checked);
       if (left == 0) return;
@@ -218,6 +222,11 @@ void LruAdmin::crawl_once() {
     const uint32_t sleep_us = state_.crawler_sleep.load();
     if (sleep_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
   }
+}
+
+void LruAdmin::pause() {
+  paused_.store(true);
+  std::lock_guard<std::mutex> step(step_mu_);  // waits out a shard step under way
 }
 
 }  // namespace memshield::server

@@ -54,6 +54,11 @@ class LruAdmin {
   void lru_crawler(std::string_view args, OutBuffer& out);
   void lru(std::string_view args, OutBuffer& out);
   std::string_view metadump_refusal() const;
+  // A takeover or a warm-restart save is about to describe the store, which must not change
+  // under it: ends the crawl under way (returning once its current shard step is done) and
+  // makes later crawls end at once, until resume().
+  void pause();
+  void resume() { paused_.store(false); }
 
  private:
   void run();
@@ -66,6 +71,8 @@ class LruAdmin {
   std::condition_variable cv_;
   bool kicked_ = false;
   bool stop_ = false;
+  std::atomic<bool> paused_{false};
+  std::mutex step_mu_;  // held by the crawler across one shard's step
   std::thread thread_;
 };
 

@@ -3,6 +3,9 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -23,6 +26,7 @@
 #include "common/log.h"
 #include "engine/binary_session.h"
 #include "engine/text_session.h"
+#include "net/fd_pass.h"
 #include "net/listener.h"
 #include "net/worker.h"
 #include "protocol/binary/header.h"
@@ -59,7 +63,8 @@ class ClientConnection final : public net::Session {
         text_(ctx, stats, peer.fd, &addr_),
         binary_(ctx, stats, peer.fd),
         peers_(peers),
-        reqs_per_event_(reqs_per_event) {
+        reqs_per_event_(reqs_per_event),
+        transferable_(!ctx.options.require_auth && ctx.ascii_auth == nullptr) {
     if (protocol == BindingProtocol::kAscii) mode_ = Mode::kText;
     if (protocol == BindingProtocol::kBinary || ctx.options.require_auth) mode_ = Mode::kBinary;
     if (peers_ != nullptr &&
@@ -91,6 +96,8 @@ class ClientConnection final : public net::Session {
   bool at_request_boundary() const override {
     return mode_ == Mode::kBinary ? binary_.at_request_boundary() : text_.at_request_boundary();
   }
+  // A login (-S, -Y) would not survive in the next process's fresh session.
+  bool transferable() const override { return transferable_; }
 
  private:
   enum class Mode : uint8_t { kUndecided, kText, kBinary };
@@ -102,6 +109,7 @@ class ClientConnection final : public net::Session {
   engine::BinarySession binary_;
   TcpPeers* peers_;
   const uint32_t reqs_per_event_;  // -R: text requests per turn before others get theirs
+  const bool transferable_;
   security::IpAddress ip_;
 };
 
@@ -199,6 +207,29 @@ class Server final : public net::SessionFactory, public engine::Hooks {
   int check_user();
   bool drop_privileges();
   bool install_syscall_filter();
+  // Takeover (--takeover, DESIGN.md "Takeover"). Old side: a control thread answers on the
+  // unix socket; serve_takeover() parks the workers, sends everything and waits for the new
+  // process, or resumes. New side: take_over() receives it all before the store is built.
+  int connect_takeover();
+  bool take_over(int sock);
+  bool listen_control();
+  void control_loop();
+  void serve_takeover(int sock);
+  bool send_takeover(int sock, const std::vector<net::ParkedConnection>& conns);
+  int takeover_sock_ = -1;  // new side: connected to the previous process
+  int control_fd_ = -1;  // listening SOCK_SEQPACKET at --takeover's path
+  std::atomic<bool> control_stop_{false};
+  std::atomic<bool> takeover_busy_{false};
+  std::atomic<bool> handed_over_{false};
+  std::thread control_thread_;
+  std::thread takeover_thread_;
+  std::mutex store_mu_;        // the ticker's expiry sweep against a takeover's snapshot
+  bool store_frozen_ = false;  // guarded by store_mu_
+  // Received from the previous process (new side).
+  bool inherited_store_ = false;
+  store::RestartMeta inherited_meta_;
+  int inherited_memfd_ = -1;
+  std::vector<net::ParkedConnection> inherited_conns_;
   std::atomic<bool> serving_{false};  // the workers' start gate (see net::WorkerConfig)
   void ticker();
 
@@ -526,13 +557,356 @@ void Server::ticker() {
     clock_.tick();
     shield_->cookies.maybe_rotate(static_cast<uint32_t>(clock_.unix_now()));
     lock.unlock();
-    store_->reclaim_expired(4096);  // a bounded slice each tick; lookups catch the rest lazily
-    // cache_memlimit shrank the cache further than its command did at once: carry on here,
-    // a bounded slice per tick.
-    for (int i = 0; i < 64 && store_->shrink_step(16); ++i) {
+    {
+      std::lock_guard<std::mutex> g(store_mu_);  // not while a takeover snapshots the store
+      if (!store_frozen_) {
+        store_->reclaim_expired(4096);  // a bounded slice each tick; lookups catch the rest lazily
+        // cache_memlimit shrank the cache further than its command did at once: carry on here,
+        // a bounded slice per tick.
+        for (int i = 0; i < 64 && store_->shrink_step(16); ++i) {
+        }
+      }
     }
     lock.lock();
   }
+}
+
+// ---- Takeover (--takeover=PATH; DESIGN.md "Takeover") ----
+// Messages over the SOCK_SEQPACKET control socket, new (N) and old (O) process:
+//   N: HELLO pid          O: OK | BUSY
+//   O: L listeners...     (descriptors: each listener, then the control socket itself)
+//   O: S chunk ...        the store's restart metadata (restart_meta.h's encoding), in pieces
+//   O: E | N              end of the metadata (descriptor: the memory file) | no store (no -e)
+//   O: C conns...         parked connections with their unparsed bytes (descriptors: theirs)
+//   O: D count            all sent
+//   N: READY              the new process has built its store and serves from now; the old
+//                         one exits. A failure before READY: the old one resumes serving.
+namespace {
+constexpr int kTakeoverDrainSeconds = 5;     // requests in flight get this long to finish
+constexpr int kTakeoverReplyMs = 30000;      // each step of the exchange
+constexpr size_t kConnBatchBytes = 40000;    // payload per message of connections
+constexpr size_t kMetaChunk = 60000;
+
+uint64_t monotonic_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+bool fill_unix_addr(const std::string& path, sockaddr_un* sa) {
+  *sa = sockaddr_un{};
+  sa->sun_family = AF_UNIX;
+  if (path.size() >= sizeof(sa->sun_path)) return false;
+  memcpy(sa->sun_path, path.data(), path.size());
+  return true;
+}
+}  // namespace
+
+// New side: 1 connected to a running server (the socket in takeover_sock_), 0 nobody listens
+// there (start normally), -1 refused or failed (the exit code is the caller's).
+int Server::connect_takeover() {
+  sockaddr_un sa;
+  if (!fill_unix_addr(settings_.takeover, &sa)) return -1;
+  int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (sock < 0) return -1;
+  if (connect(sock, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) != 0) {
+    const int err = errno;
+    close(sock);
+    if (err == ENOENT || err == ECONNREFUSED) {
+      MS_INFO("takeover: no memshield listens on %s; starting normally",
+              settings_.takeover.c_str());
+      return 0;
+    }
+    fprintf(stderr, "takeover: cannot connect to %s: %s\n", settings_.takeover.c_str(),
+            strerror(err));
+    return -1;
+  }
+  net::MessageWriter w;
+  w.out = "HELLO";
+  w.u32(static_cast<uint32_t>(getpid()));
+  std::string reply;
+  std::vector<int> fds;
+  if (!net::send_message(sock, w.out, {}) ||
+      !net::recv_message(sock, kTakeoverReplyMs, &reply, &fds)) {
+    fprintf(stderr, "takeover: no answer from the server on %s\n", settings_.takeover.c_str());
+    close(sock);
+    return -1;
+  }
+  for (int fd : fds) close(fd);
+  if (reply != "OK") {
+    fprintf(stderr, "takeover refused by the server on %s: %s\n", settings_.takeover.c_str(),
+            reply == "BUSY" ? "another takeover is in progress" : reply.c_str());
+    close(sock);
+    return -1;
+  }
+  takeover_sock_ = sock;
+  return 1;
+}
+
+// New side: receives the listeners, then the store's description, then the connections. False
+// only when not even the listeners arrived (the old process still serves, or died: start
+// normally); once they have, whatever else arrives is used, so a previous process killed
+// mid-way leaves this one serving (a cold cache without its metadata, fewer connections).
+bool Server::take_over(int sock) {
+  std::string msg;
+  std::vector<int> fds;
+  if (!net::recv_message(sock, kTakeoverReplyMs, &msg, &fds) || msg.empty() || msg[0] != 'L') {
+    for (int fd : fds) close(fd);
+    return false;
+  }
+  net::MessageReader r{std::string_view(msg).substr(1)};
+  const uint32_t n = r.u32();
+  if (!r.ok || fds.size() != n + 1) {
+    for (int fd : fds) close(fd);
+    return false;
+  }
+  listeners_.clear();
+  for (uint32_t i = 0; i < n; ++i) {
+    net::ListenSocket ls;
+    ls.fd = fds[i];
+    // The workers accept until EAGAIN: a blocking listener would stall one (the flag belongs to
+    // the shared open file, which the old process uses non-blocking too).
+    fcntl(ls.fd, F_SETFL, fcntl(ls.fd, F_GETFL) | O_NONBLOCK);
+    ls.address = r.bytes();
+    ls.udp = r.u8() != 0;
+    ls.loopback = r.u8() != 0;
+    ls.port = static_cast<int>(r.u32());
+    ls.ipv6 = r.u8() != 0;
+    const bool secure = r.u8() != 0;
+    if (secure) {
+      if (tls_ != nullptr) {
+        ls.secure = tls_.get();
+      } else {
+        MS_WARN("takeover: %s was a TLS listener; without -Z it now serves plaintext",
+                ls.address.c_str());
+      }
+    }
+    listeners_.push_back(ls);
+  }
+  control_fd_ = fds[n];
+  std::string summary;
+  for (const auto& ls : listeners_) {
+    if (!summary.empty()) summary += ",";
+    summary += ls.address;
+    MS_LOG(1, "listening on %s (taken over)%s", ls.address.c_str(),
+           ls.secure != nullptr ? " (TLS)" : "");
+  }
+  sources_.listen_summary = summary;
+  write_port_file();
+
+  std::string meta_bytes;
+  for (;;) {
+    fds.clear();
+    if (!net::recv_message(sock, kTakeoverReplyMs, &msg, &fds) || msg.empty()) {
+      for (int fd : fds) close(fd);
+      MS_WARN("takeover: the previous process stopped before sending its cache; starting with a "
+              "clean cache");
+      return true;
+    }
+    if (msg[0] == 'S') {
+      meta_bytes.append(msg, 1, std::string::npos);
+    } else if (msg[0] == 'E' && fds.size() == 1) {
+      std::string error;
+      if (store::decode_meta(meta_bytes, &inherited_meta_, &error)) {
+        inherited_store_ = true;
+        inherited_memfd_ = fds[0];
+      } else {
+        MS_WARN("takeover: the cache's metadata is invalid (%s); starting with a clean cache",
+                error.c_str());
+        close(fds[0]);
+      }
+      break;
+    } else {
+      for (int fd : fds) close(fd);
+      break;  // 'N': no store
+    }
+  }
+  for (;;) {
+    fds.clear();
+    if (!net::recv_message(sock, kTakeoverReplyMs, &msg, &fds) || msg.empty()) {
+      for (int fd : fds) close(fd);
+      MS_WARN("takeover: the previous process stopped while passing connections; %zu taken",
+              inherited_conns_.size());
+      return true;
+    }
+    if (msg[0] == 'D') break;
+    net::MessageReader cr{std::string_view(msg).substr(1)};
+    const uint32_t count = msg[0] == 'C' ? cr.u32() : 0;
+    if (!cr.ok || fds.size() != count) {
+      for (int fd : fds) close(fd);
+      continue;
+    }
+    for (uint32_t i = 0; i < count; ++i) {
+      net::ParkedConnection p;
+      p.fd = fds[i];
+      p.listener = cr.u32();
+      std::string peer = cr.bytes();
+      p.pending = cr.bytes();
+      if (!cr.ok || p.listener >= listeners_.size() || peer.size() != sizeof(p.peer)) {
+        close(p.fd);
+        continue;
+      }
+      memcpy(&p.peer, peer.data(), sizeof(p.peer));
+      inherited_conns_.push_back(std::move(p));
+    }
+  }
+  return true;
+}
+
+// Old side: the control socket at --takeover's path (a stale one, nobody answering, is replaced).
+bool Server::listen_control() {
+  sockaddr_un sa;
+  if (!fill_unix_addr(settings_.takeover, &sa)) return false;
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  unlink(settings_.takeover.c_str());
+  const mode_t old_mask = umask(0077);  // only this user may take the server over
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0 && listen(fd, 8) == 0;
+  umask(old_mask);
+  if (!ok) {
+    fprintf(stderr, "--takeover: cannot listen on %s: %s\n", settings_.takeover.c_str(),
+            strerror(errno));
+    close(fd);
+    return false;
+  }
+  control_fd_ = fd;
+  return true;
+}
+
+void Server::control_loop() {
+  while (!control_stop_.load()) {
+    pollfd p{control_fd_, POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) continue;
+    int c = accept4(control_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (c < 0) continue;
+    std::string msg;
+    std::vector<int> fds;
+    const bool hello = net::recv_message(c, 5000, &msg, &fds) && msg.rfind("HELLO", 0) == 0;
+    for (int fd : fds) close(fd);
+    if (!hello) {
+      close(c);
+      continue;
+    }
+    net::MessageReader r{std::string_view(msg).substr(5)};
+    const uint32_t pid = r.u32();
+    if (takeover_busy_.exchange(true)) {
+      MS_WARN("takeover by pid %u refused: another one is in progress", pid);
+      net::send_message(c, "BUSY", {});
+      close(c);
+      continue;
+    }
+    MS_INFO("takeover requested by pid %u", pid);
+    if (takeover_thread_.joinable()) takeover_thread_.join();
+    takeover_thread_ = std::thread([this, c] { serve_takeover(c); });
+  }
+}
+
+// Old side: parks every connection between requests (bounded), freezes the store, sends it all,
+// and exits once the new process says READY; resumes serving if it never does.
+void Server::serve_takeover(int sock) {
+  const uint64_t started = monotonic_ns();
+  const char* failed = nullptr;
+  if (!net::send_message(sock, "OK", {})) failed = "could not answer it";
+  std::vector<net::ParkedConnection> conns;
+  // Two rounds: a connection accepted by one worker just before it parked may still be on
+  // its way to another worker that had parked already; the second round parks it there.
+  const uint64_t deadline = started + uint64_t{kTakeoverDrainSeconds} * 1000000000u;
+  for (int round = 0; round < 2 && failed == nullptr; ++round) {
+    conns.clear();
+    for (auto& w : workers_) w->park(deadline);
+    for (auto& w : workers_) {
+      if (!w->wait_parked((kTakeoverDrainSeconds + 10) * 1000, &conns)) {
+        failed = "the workers did not park their connections";
+      }
+    }
+  }
+  if (failed == nullptr) {
+    {
+      std::lock_guard<std::mutex> g(store_mu_);
+      store_frozen_ = true;
+    }
+    lru_admin_->pause();  // no crawl may unlink items the new process is indexing
+    if (!send_takeover(sock, conns)) failed = "sending to the new process failed";
+  }
+  std::string reply;
+  std::vector<int> fds;
+  if (failed == nullptr &&
+      (!net::recv_message(sock, kTakeoverReplyMs, &reply, &fds) || reply != "READY")) {
+    failed = "the new process went away or did not answer READY";
+  }
+  for (int fd : fds) close(fd);
+  const bool ok = failed == nullptr;
+  if (ok) {
+    MS_INFO("takeover: handed over %zu connections in %.0f ms; exiting", conns.size(),
+            static_cast<double>(monotonic_ns() - started) / 1e6);
+    handed_over_.store(true);
+    close(sock);
+    kill(getpid(), SIGTERM);
+    return;
+  }
+  MS_WARN("takeover failed (%s); serving on", failed);
+  close(sock);
+  {
+    std::lock_guard<std::mutex> g(store_mu_);
+    store_frozen_ = false;
+  }
+  lru_admin_->resume();
+  for (auto& w : workers_) w->resume();
+  takeover_busy_.store(false);
+}
+
+bool Server::send_takeover(int sock, const std::vector<net::ParkedConnection>& conns) {
+  net::MessageWriter w;
+  w.out = "L";
+  w.u32(static_cast<uint32_t>(listeners_.size()));
+  std::vector<int> fds;
+  for (const auto& ls : listeners_) {
+    w.bytes(ls.address);
+    w.u8(ls.udp ? 1 : 0);
+    w.u8(ls.loopback ? 1 : 0);
+    w.u32(static_cast<uint32_t>(ls.port));
+    w.u8(ls.ipv6 ? 1 : 0);
+    w.u8(ls.secure != nullptr ? 1 : 0);
+    fds.push_back(ls.fd);
+  }
+  fds.push_back(control_fd_);
+  if (!net::send_message(sock, w.out, fds)) return false;
+
+  store::RestartMeta meta;
+  std::string error;
+  if (store_->memory_file_fd() >= 0 && store_->snapshot_for_restart(&meta, &error)) {
+    const std::string bytes = store::encode_meta(meta);
+    for (size_t off = 0; off < bytes.size(); off += kMetaChunk) {
+      if (!net::send_message(sock, "S" + bytes.substr(off, kMetaChunk), {})) return false;
+    }
+    if (!net::send_message(sock, "E", {store_->memory_file_fd()})) return false;
+  } else if (!net::send_message(sock, "N", {})) {
+    return false;
+  }
+
+  size_t i = 0;
+  while (i < conns.size()) {
+    net::MessageWriter body;
+    std::vector<int> batch;
+    uint32_t count = 0;
+    for (; i < conns.size() && batch.size() < net::kMaxPassedFds &&
+           body.out.size() < kConnBatchBytes;
+         ++i, ++count) {
+      const net::ParkedConnection& p = conns[i];
+      body.u32(static_cast<uint32_t>(p.listener));
+      body.bytes(std::string_view(reinterpret_cast<const char*>(&p.peer), sizeof(p.peer)));
+      body.bytes(p.pending);
+      batch.push_back(p.fd);
+    }
+    net::MessageWriter head;
+    head.out = "C";
+    head.u32(count);
+    if (!net::send_message(sock, head.out + body.out, batch)) return false;
+  }
+  net::MessageWriter done;
+  done.out = "D";
+  done.u32(static_cast<uint32_t>(conns.size()));
+  return net::send_message(sock, done.out, {});
 }
 
 int Server::run() {
@@ -602,10 +976,17 @@ int Server::run() {
   // -e: a metadata file left by a graceful stop is read before anything listens; one that
   // cannot be read or fails its checks stops start-up, as in memcached (the operator removes it
   // to start clean), rather than serving from a memory file nothing vouches for.
+  if (!settings_.takeover.empty() && settings_.seccomp) {
+    // The control socket needs system calls the filter forbids. Not fatal, so the packaged unit
+    // (which always passes --takeover) still starts with --seccomp in the config.
+    MS_WARN("--takeover is ignored with --seccomp (-o drop_privileges): no takeover either way");
+  } else if (!settings_.takeover.empty()) {
+    if (connect_takeover() < 0) return 75;  // EX_TEMPFAIL: refused, or no answer
+  }
   store::RestartMeta restart_meta;
   bool have_meta = false;
   const std::string meta_path = settings_.memory_file + ".meta";
-  if (!settings_.memory_file.empty()) {
+  if (!settings_.memory_file.empty() && takeover_sock_ < 0) {
     std::string error;
     switch (store::read_meta_file(meta_path, &restart_meta, &error)) {
       case store::MetaRead::kAbsent:
@@ -621,7 +1002,29 @@ int Server::run() {
         return 1;
     }
   }
-  if (!open_listeners()) return 71;  // EX_OSERR, as memcached exits when it cannot bind
+  const bool inherited = takeover_sock_ >= 0 && take_over(takeover_sock_);
+  if (takeover_sock_ >= 0 && !inherited) {
+    MS_WARN("takeover: nothing received from the previous process; starting normally");
+    close(takeover_sock_);
+    takeover_sock_ = -1;
+  }
+  if (inherited) {
+    if (inherited_store_ && settings_.memory_file.empty()) {
+      MS_WARN("takeover: the previous process kept its cache in a memory file, but this one "
+              "has no -e: the cache starts empty");
+      close(inherited_memfd_);
+      inherited_memfd_ = -1;
+      inherited_store_ = false;
+    } else if (!inherited_store_) {
+      MS_INFO("takeover: no cache to take over (the previous process ran without -e, or sent "
+              "none): the cache starts empty; sockets and connections are taken over");
+    } else {
+      restart_meta = inherited_meta_;
+      have_meta = true;
+    }
+  } else if (!open_listeners()) {
+    return 71;  // EX_OSERR, as memcached exits when it cannot bind
+  }
   MetricsHttp metrics([this] { return format_metrics(sources_, shield_->stats); });
   std::string metrics_error;
   if (!settings_.metrics.empty() && !metrics.open(settings_.metrics, &metrics_error)) {
@@ -631,7 +1034,8 @@ int Server::run() {
   warn_exposure();
 
   if (settings_.daemonize) {
-    if (daemon(1, settings_.verbosity > 0) != 0) {
+    // A takeover's -d (systemd's ExecReload) keeps stderr: under systemd it is the journal.
+    if (daemon(1, settings_.verbosity > 0 || takeover_sock_ >= 0) != 0) {
       fprintf(stderr, "failed to daemonize: %s\n", strerror(errno));
       return 71;
     }
@@ -657,6 +1061,7 @@ int Server::run() {
   sc.item_size_max = settings_.item_size_max;
   sc.memory_file = settings_.memory_file;
   sc.restore = have_meta ? &restart_meta : nullptr;
+  sc.memory_fd = inherited_memfd_;  // a takeover: the file travels open, with its lock
   store_ = std::make_unique<store::Store>(sc, clock_);
   if (!settings_.memory_file.empty()) {
     switch (store_->warm_start()) {
@@ -677,7 +1082,22 @@ int Server::run() {
     }
     // As memcached: once read, the metadata goes, so a crash later cannot restore a stale
     // snapshot over a memory file that has changed since.
-    if (have_meta) unlink(meta_path.c_str());
+    if (have_meta && !inherited) unlink(meta_path.c_str());
+  }
+  if (!settings_.takeover.empty() && !settings_.seccomp && control_fd_ < 0 &&
+      !listen_control()) {
+    return 71;
+  }
+  if (takeover_sock_ >= 0) {
+    // The store is built: the previous process may go. Until this, it resumes if we die.
+    // systemd (NotifyAccess=all) learns the service's new main process before the old one
+    // exits, so the old one's exit is not taken for the service's end.
+    sd_notify_send("MAINPID=" + std::to_string(getpid()));
+    if (!net::send_message(takeover_sock_, "READY", {})) {
+      MS_WARN("takeover: the previous process went away before the handoff completed");
+    }
+    close(takeover_sock_);
+    takeover_sock_ = -1;
   }
 
   ctx_.store = store_.get();
@@ -742,8 +1162,20 @@ int Server::run() {
   // wake only to see the stop.
   serving_.store(true, std::memory_order_release);
   serving_.notify_all();
+  if (exit_code == 0 && !inherited_conns_.empty()) {
+    for (size_t i = 0; i < inherited_conns_.size(); ++i) {
+      net::ParkedConnection& p = inherited_conns_[i];
+      workers_[i % workers_.size()]->adopt_passed(p.fd, p.peer, &listeners_[p.listener],
+                                                  std::move(p.pending));
+    }
+    MS_INFO("takeover: serving %zu connections passed over", inherited_conns_.size());
+    inherited_conns_.clear();
+  }
+  if (exit_code == 0 && control_fd_ >= 0) control_thread_ = std::thread([this] { control_loop(); });
   if (exit_code == 0) {
-    sd_notify_send("READY=1");  // Type=notify: listeners are up and workers serve
+    // Type=notify: listeners are up and workers serve (after a takeover, systemd has been
+    // told MAINPID already; see above).
+    sd_notify_send("READY=1");
     MS_LOG(1, "memshield ready: %d worker threads, %zu MB memory limit", threads_,
            settings_.memory_limit_mb);
   }
@@ -759,7 +1191,11 @@ int Server::run() {
     break;
   }
 
-  sd_notify_send("STOPPING=1");
+  const bool handed_over = handed_over_.load();
+  if (!handed_over) sd_notify_send("STOPPING=1");  // the new process is the service now
+  control_stop_.store(true);
+  if (control_thread_.joinable()) control_thread_.join();
+  if (takeover_thread_.joinable()) takeover_thread_.join();
   metrics.stop();  // before the stats it reads go away
   for (auto& w : workers_) w->stop();
   for (auto& w : workers_) w->join();
@@ -771,7 +1207,8 @@ int Server::run() {
   tick.join();
   // SIGUSR1 (or `shutdown graceful`), with -e: nothing runs any more, so the memory file is
   // consistent; describe it for the next start.
-  if (sig == SIGUSR1 && !settings_.memory_file.empty()) {
+  if (sig == SIGUSR1 && !settings_.memory_file.empty() && !handed_over) {
+    lru_admin_->pause();  // a crawl must not unlink items while the store is described
     std::string error;
     if (store_->save_for_restart(meta_path, &error)) {
       MS_INFO("[restart] saved %llu items for a warm restart (%s)",
@@ -782,8 +1219,13 @@ int Server::run() {
     }
   }
   for (const auto& ls : listeners_) close(ls.fd);
-  if (!settings_.unix_socket.empty()) unlink(settings_.unix_socket.c_str());
-  if (!settings_.pidfile.empty()) unlink(settings_.pidfile.c_str());
+  if (control_fd_ >= 0) close(control_fd_);
+  // Handed over: the socket files and the pid file are the new process's now.
+  if (!handed_over) {
+    if (!settings_.unix_socket.empty()) unlink(settings_.unix_socket.c_str());
+    if (!settings_.pidfile.empty()) unlink(settings_.pidfile.c_str());
+    if (control_fd_ >= 0) unlink(settings_.takeover.c_str());
+  }
   workers_.clear();
   return exit_code;
 }

@@ -43,6 +43,7 @@ constexpr char kOptRequestTimeout = 10;
 constexpr char kOptMetrics = 11;
 constexpr char kOptSaslPwdb = 12;
 constexpr char kOptSeccomp = 29;
+constexpr char kOptTakeover = 30;
 
 struct FlagSpec {
   char short_name;
@@ -105,6 +106,7 @@ constexpr FlagSpec kFlags[] = {
     {kOptMetrics, "metrics", ArgKind::kRequired},
     {kOptSaslPwdb, "sasl-pwdb", ArgKind::kRequired},
     {kOptSeccomp, "seccomp", ArgKind::kNone},
+    {kOptTakeover, "takeover", ArgKind::kRequired},
 };
 
 const FlagSpec* find_short(char c) {
@@ -638,6 +640,12 @@ std::optional<std::string> Parser::apply(char flag, const char* raw) {
     case kOptSeccomp:
       s_->seccomp = true;
       return std::nullopt;
+    case kOptTakeover:
+      if (v.empty() || v.size() >= 100) {
+        return "--takeover takes the path of a unix socket (under 100 bytes)";
+      }
+      s_->takeover = std::string(v);
+      return std::nullopt;
     case kOptSaslPwdb:
       s_->sasl_pwdb = std::string(v);
       return std::nullopt;
@@ -1043,6 +1051,11 @@ memshield's own options (long form only):
 --sasl-pwdb=<file>        with -S: PLAIN against this user:password file instead of
                           Cyrus SASL (default: $MEMCACHED_SASL_PWDB)
 --seccomp                 the same as -o drop_privileges
+--takeover=<path>         zero-downtime upgrade over the unix control socket <path>: if a
+                          memshield listens there, take over its listening sockets, its
+                          cache (with -e) and its open connections, and it exits; if none
+                          does, start normally. Either way, listen there for the next one
+                          (docs/OPERATIONS.md "Upgrades without downtime")
 )";
   return t;
 }

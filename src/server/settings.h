@@ -37,6 +37,7 @@ struct Settings {
   bool lock_memory = false;          // -k
   bool large_pages = false;          // -L
   std::string memory_file;           // -e
+  std::string takeover;              // --takeover=PATH: control socket (server/takeover.h)
 
   // Process
   bool daemonize = false;            // -d

@@ -117,10 +117,10 @@ uint64_t SegmentArena::planned_file_bytes(size_t item_size_max) const {
 }
 
 bool SegmentArena::open_file(const std::string& path, size_t item_size_max, bool fresh,
-                             std::string* error) {
+                             std::string* error, int fd) {
   const uint64_t bytes = planned_file_bytes(item_size_max);
   const size_t nslots = static_cast<size_t>(bytes / seg_size_);
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
     *error = path + ": " + strerror(errno);
     return false;

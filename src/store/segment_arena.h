@@ -58,7 +58,11 @@ class SegmentArena {
   // slots of one segment size each, twice what the limit allows plus the largest item, so a
   // large item finds contiguous free slots; freed slots are punched out (their memory goes
   // back). `fresh`: discard what the file held. False, with *error, if it cannot be set up.
-  bool open_file(const std::string& path, size_t item_size_max, bool fresh, std::string* error);
+  // `fd` >= 0: the file already open (passed over by a takeover, its lock held with it);
+  // the arena owns it from here, success or not.
+  bool open_file(const std::string& path, size_t item_size_max, bool fresh, std::string* error,
+                 int fd = -1);
+  int file_fd() const { return file_fd_; }
   // The size open_file() gives the file for these settings.
   uint64_t planned_file_bytes(size_t item_size_max) const;
   bool file_backed() const { return file_base_ != nullptr; }

@@ -676,7 +676,7 @@ void Store::open_memory_file() {
   }
   std::string error;
   if (!impl_->arena.open_file(config_.memory_file, config_.item_size_max, meta == nullptr,
-                              &error)) {
+                              &error, config_.memory_fd)) {
     warm_start_ = WarmStart::kFailed;
     warm_message_ = error;
     return;
@@ -757,11 +757,21 @@ bool Store::index_segment(Segment& seg) {
 }
 
 bool Store::save_for_restart(const std::string& meta_path, std::string* error) const {
+  RestartMeta m;
+  if (!snapshot_for_restart(&m, error)) return false;
+  return write_meta_file(meta_path, m, error);
+}
+
+int Store::memory_file_fd() const {
+  return impl_->arena.file_backed() ? impl_->arena.file_fd() : -1;
+}
+
+bool Store::snapshot_for_restart(RestartMeta* out, std::string* error) const {
   if (!impl_->arena.file_backed()) {
     *error = "no memory file";
     return false;
   }
-  RestartMeta m;
+  RestartMeta& m = *out;
   m.layout = layout_of(config_, impl_->arena);
   m.process_started = clock_.process_started();
   m.stop_time = clock_.unix_now();
@@ -775,7 +785,7 @@ bool Store::save_for_restart(const std::string& meta_path, std::string* error) c
     m.table_capacity.push_back(shards_[i].table.capacity());
   }
   impl_->arena.snapshot(&m.segments);
-  return write_meta_file(meta_path, m, error);
+  return true;
 }
 
 // Items live in segments, which the arena frees; items own nothing else.

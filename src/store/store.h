@@ -32,6 +32,8 @@ struct Config {
   // file holds are indexed again; otherwise the file starts empty.
   std::string memory_file;
   const RestartMeta* restore = nullptr;
+  // A takeover: memory_file already open, passed over with its lock (owned by the store).
+  int memory_fd = -1;
 };
 
 // What the constructor did with Config::memory_file.
@@ -175,6 +177,10 @@ class Store {
   // -e, at a graceful stop with no request in flight: writes `meta_path` describing the memory
   // file's segments, CAS, flush state and clock, for the next process to restore.
   bool save_for_restart(const std::string& meta_path, std::string* error) const;
+  // The same description, for a takeover to send over its socket instead of a file.
+  bool snapshot_for_restart(RestartMeta* m, std::string* error) const;
+  // -e: the memory file's descriptor (-1 without one), for a takeover to pass on.
+  int memory_file_fd() const;
 
   // memcached's size rule, so the largest accepted value matches it to the byte: 48 B item
   // header + 8 B CAS (if enabled) + key + 1 + value + 2 (CRLF) + 4 if flags != 0, at most -I.
