@@ -138,6 +138,9 @@ struct Store::Impl {
   void trim_if_over();
   void notify_evicted(const Item* it, RelTime now);
   void locked_unlink(Shard& s, size_t i, bool count_dead = true);
+  // A crawl's look at slot i: an expired or flushed item there is counted and unlinked (true:
+  // the slot now holds what the backward shift moved into it, so look at it again).
+  bool locked_reclaim_slot(Shard& s, size_t i, RelTime now);
   size_t locked_find_live(Shard& s, std::string_view key, uint64_t h, RelTime now, Lookup* why);
   bool locked_link_new(Shard& s, uint64_t h, Item* it);
   void locked_replace(Shard& s, size_t i, Item* it, bool counts_as_store = true);
@@ -204,6 +207,18 @@ Lookup Store::Impl::dead_reason(const Item* it, RelTime now) const {
   const RelTime exptime = it->exptime();
   if (exptime != 0 && exptime <= now) return Lookup::kExpired;
   return Lookup::kHit;
+}
+
+bool Store::Impl::locked_reclaim_slot(Shard& s, size_t i, RelTime now) {
+  const Item* it = s.table.item_at(i);
+  s.c.crawler_items_checked.add();
+  const Lookup r = dead_reason(it, now);
+  if (r == Lookup::kHit) return false;
+  s.c.reclaimed.add();
+  s.c.crawler_reclaimed.add();
+  if (r == Lookup::kExpired && !it->fetched()) s.c.expired_unfetched.add();
+  locked_unlink(s, i);
+  return true;
 }
 
 void Store::Impl::resolve_flush(RelTime now) const {
@@ -1130,17 +1145,9 @@ size_t Store::reclaim_expired(size_t budget) {
         --budget;
         size_t i = impl_->reclaim_slot;
         Item* it = s.table.item_at(i);
-        if (it != nullptr) {
-          s.c.crawler_items_checked.add();
-          Lookup r = impl_->dead_reason(it, now);
-          if (r != Lookup::kHit) {
-            s.c.reclaimed.add();
-            s.c.crawler_reclaimed.add();
-            if (r == Lookup::kExpired && !it->fetched()) s.c.expired_unfetched.add();
-            impl_->locked_unlink(s, i);
-            ++freed;
-            continue;  // backward shift may have moved another item into slot i
-          }
+        if (it != nullptr && impl_->locked_reclaim_slot(s, i, now)) {
+          ++freed;
+          continue;
         }
         ++impl_->reclaim_slot;
       }
@@ -1170,15 +1177,9 @@ size_t Store::reclaim_in_shard(size_t shard, size_t max_checked, size_t* checked
         if (it != nullptr) {
           if (max_checked != 0 && seen >= max_checked) break;
           ++seen;
-          s.c.crawler_items_checked.add();
-          Lookup r = impl_->dead_reason(it, now);
-          if (r != Lookup::kHit) {
-            s.c.reclaimed.add();
-            s.c.crawler_reclaimed.add();
-            if (r == Lookup::kExpired && !it->fetched()) s.c.expired_unfetched.add();
-            impl_->locked_unlink(s, slot);
+          if (impl_->locked_reclaim_slot(s, slot, now)) {
             ++freed;
-            continue;  // backward shift may have moved another item into this slot
+            continue;
           }
         }
         ++slot;
