@@ -295,6 +295,7 @@ void MetaCommands::do_md(const MetaRequest& r, OutBuffer& out) {
   opts.has_cas = r.has_cas;
   opts.cas = r.cas;
   opts.invalidate = r.invalidate;
+  opts.strip_value = r.strip_value;
   if (r.has_ttl) opts.set_ttl = true, opts.ttl = clock.expiry_from_protocol(r.ttl);
   if (EventLog* ev = ctx_.events; ev != nullptr && ev->wants(kWatchFetchers)) {
     ev->lookup(store, r.key, cfd);
