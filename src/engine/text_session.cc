@@ -368,12 +368,20 @@ void TextSession::execute_command(const Request& req, OutBuffer& out, bool* clos
     case Cmd::kDelete:
       if (detail_.on()) detail_.record_delete(req.key);  // hit or miss, as memcached
       watch_lookup(req.key);
-      if (store.remove(req.key)) {
+      {
+        EventLog* ev = ctx_.events;
+        const bool watch_del = ev != nullptr && ev->wants(kWatchDeletions);
+        const size_t del_size = watch_del ? EventLog::peek_size(store, req.key) : 0;
+        if (!store.remove(req.key)) {
+          stats_.delete_misses.add();
+          reply(out, "NOT_FOUND");
+          break;
+        }
+        if (watch_del) ev->deleted(req.key, "delete", del_size);
+      }
+      {
         stats_.delete_hits.add();
         reply(out, "DELETED");
-      } else {
-        stats_.delete_misses.add();
-        reply(out, "NOT_FOUND");
       }
       break;
     case Cmd::kIncr:

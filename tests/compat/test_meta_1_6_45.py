@@ -12,13 +12,16 @@ reference directory exists (../shared/reference from the repository root, or fro
 checkout of a git worktree); otherwise the module is skipped.
 """
 import os
+import re
+import socket
 import subprocess
+import time
 
 import pytest
 
 import memcompat
 from memcompat import Server, ServerPair, compare, run_both, with_keys
-from test_meta_protocol import _normalized
+from test_meta_protocol import _normalized, meta_normalize
 
 REF_BIN = "/var/tmp/memcached-1.6.45/memcached"
 
@@ -85,6 +88,14 @@ case("md-x-binary-key", "ms Zm9vYmFy 2 b\r\nhi\r\n", "md Zm9vYmFy b x k\r\n",
 case("still-1.6.18-lower-case-modes", "ms $K 1 Ma\r\nz\r\n", "ma $K Mi\r\n")
 
 
+# watch deletions: a delete or md that unlinks the item logs "type=deleted" (md x too, with the
+# empty item's size 0; md I and md x I mark stale and log nothing; misses and EX log nothing).
+WATCH_SCRIPT = [b"ms $K1 3\r\nzzz\r\n", b"md $K1 I\r\n", b"md $K1 x\r\n", b"md $K1 x I\r\n",
+                b"md $K1\r\n", b"set $K2 0 0 2\r\nab\r\n", b"delete $K2 noreply\r\n",
+                b"delete $K2\r\n", b"ms $K3 2\r\nab\r\n", b"md $K3 C1\r\n", b"md $K3 q\r\n",
+                b"mn\r\n"]
+
+
 @pytest.fixture(scope="module")
 def pair():
     p = ServerPair()
@@ -100,3 +111,35 @@ def test_meta_1_6_45(pair, script):
     ro, rc = run_both(pair, script)
     pair.check_alive()
     compare(script, _normalized(ro), _normalized(rc))
+
+
+def _watch_lines(port, script):
+    w = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        w.sendall(b"watch deletions\r\n")
+        assert w.recv(64) == b"OK\r\n"
+        time.sleep(0.3)  # memcached's logger thread picks the watcher up asynchronously
+        res = memcompat.run_script(port, script)
+        time.sleep(0.5)
+        w.settimeout(0.5)
+        data = b""
+        try:
+            while True:
+                chunk = w.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        except socket.timeout:
+            pass
+    finally:
+        w.close()
+    return res.data, re.sub(rb"ts=\S+ gid=\d+ ", b"", data)
+
+
+def test_watch_deletions(pair):
+    script = with_keys(WATCH_SCRIPT)
+    ro, lo = _watch_lines(pair.oracle.port, script)
+    rc, lc = _watch_lines(pair.candidate.port, script)
+    assert meta_normalize(ro) == meta_normalize(rc)
+    assert lo == lc
+    assert lo.count(b"type=deleted") == 4, lo
