@@ -501,7 +501,9 @@ void TextSession::do_lru_crawler(const Request& req, OutBuffer& out) {
     if (sp != 0) words[n++] = a.substr(0, sp);
     a = sp == std::string_view::npos ? std::string_view() : a.substr(sp + 1);
   }
-  if (n == 0 || words[0] != "metadump") {
+  // mgdump: memcached 1.6.19+ (1.6.18 answers ERROR), the same walk as metadump in mg lines.
+  const bool mg = n > 0 && words[0] == "mgdump";
+  if (n == 0 || (words[0] != "metadump" && !mg)) {
     ctx_.hooks->lru_crawler(req.args, out);
     return;
   }
@@ -526,7 +528,8 @@ void TextSession::do_lru_crawler(const Request& req, OutBuffer& out) {
     out.append("BADCLASS invalid class id\r\n");
     return;
   }
-  dump_.start(items);
+  if (mg) out.append("OK\r\n", 4);  // memcached 1.6.45 acknowledges an mgdump first
+  dump_.start(items, mg);
   state_ = State::kDump;
 }
 

@@ -1276,6 +1276,7 @@ void Store::for_each_in_shard(size_t shard, FunctionRef<bool(const ItemView&)> v
     const Item::Fields f = it->fields();
     ItemView v{{f.key, f.nkey}, {f.key + f.nkey, f.vlen}, f.flags,      f.exptime, it->time(now),
                it->cas_low48(), impl_->cas_counter(),     it->fetched()};
+    v.key_binary = (it->bits & Item::kKeyBinary) != 0;  // mgdump prints such keys in base64
     if (!visit(v)) return;
   }
 }

@@ -143,3 +143,38 @@ def test_watch_deletions(pair):
     assert meta_normalize(ro) == meta_normalize(rc)
     assert lo == lc
     assert lo.count(b"type=deleted") == 4, lo
+
+
+def _mgdump(port, keys):
+    c = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        c.sendall(b"".join(b"ms %s 2%s\r\nab\r\n" % (k, b" b" if b64 else b"") for k, b64 in keys))
+        data = b""
+        while data.count(b"\r\n") < len(keys):
+            data += c.recv(65536)
+        assert data == b"HD\r\n" * len(keys), data
+        data = b""
+        for cmd in (b"lru_crawler mgdump 0\r\n", b"lru_crawler mgdump\r\n"):
+            c.sendall(cmd)
+            n = data.count(b"\r\n") + 1
+            while data.count(b"\r\n") < n:
+                data += c.recv(65536)
+        c.sendall(b"lru_crawler mgdump all\r\n")
+        while not data.endswith(b"EN\r\n"):
+            chunk = c.recv(65536)
+            assert chunk, data
+            data += chunk
+    finally:
+        c.close()
+    lines = data.split(b"\r\n")[:-1]
+    head, items, tail = lines[:3], lines[3:-1], lines[-1]
+    wanted = {b"mg " + k + (b" b" if b64 else b"") for k, b64 in keys}
+    return head, tail, sorted(x for x in items if x in wanted)
+
+
+def test_lru_crawler_mgdump(pair):
+    keys = [(b"mgdump_a", False), (b"mgdump_%b", False), (b"bWdkdW1wX2M=", True)]
+    ho, to, io = _mgdump(pair.oracle.port, keys)
+    hc, tc, ic = _mgdump(pair.candidate.port, keys)
+    assert (ho, to, io) == (hc, tc, ic)
+    assert ho == [b"BADCLASS invalid class id", b"ERROR", b"OK"] and to == b"EN" and len(io) == 3
