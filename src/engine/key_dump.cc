@@ -3,6 +3,7 @@
 
 #include "common/itoa.h"
 #include "common/number_parse.h"
+#include "protocol/text/meta_parser.h"
 
 namespace memshield::engine {
 
@@ -68,7 +69,7 @@ void KeyDump::step(const store::Store& store, const Clock& clock, OutBuffer& out
                             it.cas(),
                             static_cast<uint32_t>(store.item_total(it.key.size(), it.flags,
                                                                    it.value.size())),
-                            it.fetched});
+                            it.fetched, it.key_binary});
         keys_.append(it.key);
         return true;
       });
@@ -78,6 +79,20 @@ void KeyDump::step(const store::Store& store, const Clock& clock, OutBuffer& out
     // "key=<uri-encoded> exp=<unix time or -1> la=<unix time> cas=<n> fetch=<yes|no> cls=1
     // size=<memcached's item size>\n", as memcached 1.6.18 writes them (LF only; END has CRLF).
     const Entry& e = entries_[next_++];
+    if (mg_) {
+      std::string_view key(keys_.data() + e.key_offset, e.key_size);
+      line_.assign("mg ");
+      if (e.key_binary) {
+        protocol::text::base64_encode(key, &line_);
+        line_.append(" b");
+      } else {
+        line_.append(key);
+      }
+      line_.append("\r\n");
+      out.append(line_);
+      produced += line_.size();
+      continue;
+    }
     line_.assign("key=");
     append_uri_encoded(line_, std::string_view(keys_.data() + e.key_offset, e.key_size));
     line_.append(" exp=");
@@ -97,7 +112,7 @@ void KeyDump::step(const store::Store& store, const Clock& clock, OutBuffer& out
     produced += line_.size();
   }
   if (shard_ >= store.shard_count() && next_ == entries_.size()) {
-    out.append("END\r\n", 5);
+    out.append(mg_ ? std::string_view("EN\r\n") : std::string_view("END\r\n"));
     active_ = false;
     entries_ = {};
     keys_ = {};

@@ -27,8 +27,11 @@ void append_uri_encoded(std::string& out, std::string_view key);
 
 class KeyDump {
  public:
-  // Starts a dump of every live item (items false: of none; only END is sent).
-  void start(bool items) {
+  // Starts a dump of every live item (items false: of none; only END is sent). mg: memcached
+  // 1.6.19+'s `lru_crawler mgdump`: "mg <key>\r\n" lines ("mg <base64> b" for a binary key),
+  // then "EN\r\n".
+  void start(bool items, bool mg = false) {
+    mg_ = mg;
     shard_ = items ? 0 : SIZE_MAX;
     next_ = 0;
     entries_.clear();
@@ -47,8 +50,10 @@ class KeyDump {
     uint64_t cas;
     uint32_t size;
     bool fetched;
+    bool key_binary;
   };
   bool active_ = false;
+  bool mg_ = false;
   size_t shard_ = 0;
   std::vector<Entry> entries_;  // one shard's items, copied under its lock
   size_t next_ = 0;             // the next of entries_ to format

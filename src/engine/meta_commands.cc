@@ -295,12 +295,17 @@ void MetaCommands::do_md(const MetaRequest& r, OutBuffer& out) {
   opts.has_cas = r.has_cas;
   opts.cas = r.cas;
   opts.invalidate = r.invalidate;
+  opts.strip_value = r.strip_value;
   if (r.has_ttl) opts.set_ttl = true, opts.ttl = clock.expiry_from_protocol(r.ttl);
   if (EventLog* ev = ctx_.events; ev != nullptr && ev->wants(kWatchFetchers)) {
     ev->lookup(store, r.key, cfd);
   }
+  EventLog* ev = ctx_.events;
+  const bool watch_del = ev != nullptr && ev->wants(kWatchDeletions) && !r.invalidate;
+  const size_t del_size = watch_del && !r.strip_value ? EventLog::peek_size(store, r.key) : 0;
   switch (store.meta_delete(r.key, opts)) {
     case store::MetaDeleteResult::kDeleted:
+      if (watch_del) ev->deleted(r.key, "md", del_size);
       stats_.delete_hits.add();
       if (r.quiet) return;
       s = "HD";

@@ -368,12 +368,20 @@ void TextSession::execute_command(const Request& req, OutBuffer& out, bool* clos
     case Cmd::kDelete:
       if (detail_.on()) detail_.record_delete(req.key);  // hit or miss, as memcached
       watch_lookup(req.key);
-      if (store.remove(req.key)) {
+      {
+        EventLog* ev = ctx_.events;
+        const bool watch_del = ev != nullptr && ev->wants(kWatchDeletions);
+        const size_t del_size = watch_del ? EventLog::peek_size(store, req.key) : 0;
+        if (!store.remove(req.key)) {
+          stats_.delete_misses.add();
+          reply(out, "NOT_FOUND");
+          break;
+        }
+        if (watch_del) ev->deleted(req.key, "delete", del_size);
+      }
+      {
         stats_.delete_hits.add();
         reply(out, "DELETED");
-      } else {
-        stats_.delete_misses.add();
-        reply(out, "NOT_FOUND");
       }
       break;
     case Cmd::kIncr:
@@ -493,7 +501,9 @@ void TextSession::do_lru_crawler(const Request& req, OutBuffer& out) {
     if (sp != 0) words[n++] = a.substr(0, sp);
     a = sp == std::string_view::npos ? std::string_view() : a.substr(sp + 1);
   }
-  if (n == 0 || words[0] != "metadump") {
+  // mgdump: memcached 1.6.19+ (1.6.18 answers ERROR), the same walk as metadump in mg lines.
+  const bool mg = n > 0 && words[0] == "mgdump";
+  if (n == 0 || (words[0] != "metadump" && !mg)) {
     ctx_.hooks->lru_crawler(req.args, out);
     return;
   }
@@ -518,7 +528,8 @@ void TextSession::do_lru_crawler(const Request& req, OutBuffer& out) {
     out.append("BADCLASS invalid class id\r\n");
     return;
   }
-  dump_.start(items);
+  if (mg) out.append("OK\r\n", 4);  // memcached 1.6.45 acknowledges an mgdump first
+  dump_.start(items, mg);
   state_ = State::kDump;
 }
 

@@ -43,6 +43,8 @@ uint32_t parse_watch_kinds(std::string_view args, bool* ok) {
       kinds |= kWatchProxyUser;
     else if (w == "proxyevents")
       kinds |= kWatchProxyEvents;
+    else if (w == "deletions")
+      kinds |= kWatchDeletions;
     else {
       *ok = false;
       return 0;
@@ -196,6 +198,26 @@ void EventLog::lookup(store::Store& store, std::string_view key, int cfd) {
   store::Lookup r =
       store.meta_get(key, peek, [&](const store::ItemView& it) { size = it.value.size(); });
   item_get(key, r, size, cfd);
+}
+
+size_t EventLog::peek_size(store::Store& store, std::string_view key) {
+  store::MetaGetOptions peek;
+  peek.no_update = true;
+  peek.peek = true;
+  size_t size = 0;
+  store.meta_get(key, peek, [&](const store::ItemView& it) { size = it.value.size(); });
+  return size;
+}
+
+void EventLog::deleted(std::string_view key, std::string_view cmd, size_t value_size) {
+  std::string b = "type=deleted key=";
+  uri_encode(key, &b);
+  b += " cmd=";
+  b += cmd;
+  char tail[48];
+  snprintf(tail, sizeof(tail), " clsid=1 size=%zu", value_size);
+  b += tail;
+  emit(kWatchDeletions, b);
 }
 
 void EventLog::item_store(std::string_view key, std::string_view status, std::string_view cmd,

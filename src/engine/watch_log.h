@@ -31,6 +31,7 @@ enum WatchKind : uint32_t {
   kWatchProxyReqs = 1u << 6,
   kWatchProxyUser = 1u << 7,
   kWatchProxyEvents = 1u << 8,
+  kWatchDeletions = 1u << 9,  // deleted (memcached 1.6.19+; 1.6.18 answers ERROR to the word)
 };
 
 // Parses the words after "watch": 0 for an unknown word (memcached answers ERROR), else the
@@ -77,6 +78,11 @@ class EventLog final : public store::EvictionListener {
   // The item_get line of the lookup a command does before acting (memcached logs one for every
   // store, delete, incr/decr and touch): looks the key up without counting it as an access.
   void lookup(store::Store& store, std::string_view key, int cfd);
+  // memcached 1.6.19+'s "deleted" line: a delete or md that unlinked the item (md x too, with
+  // the size of the empty item left behind; md I marks stale and logs nothing).
+  void deleted(std::string_view key, std::string_view cmd, size_t value_size);
+  // The value size of the item under `key` (0 if none), without counting it as an access.
+  static size_t peek_size(store::Store& store, std::string_view key);
   void item_store(std::string_view key, std::string_view status, std::string_view cmd, int64_t ttl,
                   size_t value_size, int cfd);
   void conn_event(bool open, const sockaddr_storage* peer, bool error, int cfd);

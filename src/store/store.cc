@@ -984,13 +984,35 @@ MetaDeleteResult Store::meta_delete(std::string_view key, const MetaDeleteOption
   if (key.size() > kMaxKey) return MetaDeleteResult::kNotFound;
   uint64_t h = hash_key(key);
   MetaDeleteResult result = MetaDeleteResult::kNotFound;  // also if the copy cannot be made
+  Fresh empty;  // md x: the empty item that replaces the found one
+  if (opts.strip_value) {
+    AllocStatus as;
+    empty = impl_->alloc_item(key, 0, 0, opts.invalidate && opts.set_ttl, &as);
+    if (empty.it == nullptr) return result;
+  }
   impl_->with_exptime_room(key, h, [&](Shard& s) {
     Lookup why;
-    size_t i = impl_->locked_find_live(s, key, h, clock_.now(), &why);
+    const RelTime now = clock_.now();
+    size_t i = impl_->locked_find_live(s, key, h, now, &why);
     if (i == SlotTable::kNone) return true;
     Item* it = s.table.item_at(i);
     if (opts.has_cas && opts.cas != impl_->visible_cas(it)) {
       result = MetaDeleteResult::kExists;
+      return true;
+    }
+    if (empty.it != nullptr) {
+      Item* f = empty.it;
+      f->set_time(now);
+      f->set_cas(impl_->cas_of(it));
+      f->bits = 0;  // memcached 1.6.45's empty item forgets that the key came as base64 too
+      if (opts.invalidate) {
+        if (opts.set_ttl) f->set_exptime(opts.ttl);
+        f->bits |= Item::kStale;
+        f->set_cas(impl_->new_cas());
+      }
+      impl_->locked_replace(s, i, f);
+      empty.it = nullptr;
+      result = MetaDeleteResult::kDeleted;
       return true;
     }
     if (opts.invalidate) {
@@ -1003,6 +1025,7 @@ MetaDeleteResult Store::meta_delete(std::string_view key, const MetaDeleteOption
     result = MetaDeleteResult::kDeleted;
     return true;
   });
+  Impl::release(empty);
   return result;
 }
 
@@ -1264,6 +1287,7 @@ void Store::for_each_in_shard(size_t shard, FunctionRef<bool(const ItemView&)> v
     const Item::Fields f = it->fields();
     ItemView v{{f.key, f.nkey}, {f.key + f.nkey, f.vlen}, f.flags,      f.exptime, it->time(now),
                it->cas_low48(), impl_->cas_counter(),     it->fetched()};
+    v.key_binary = (it->bits & Item::kKeyBinary) != 0;  // mgdump prints such keys in base64
     if (!visit(v)) return;
   }
 }

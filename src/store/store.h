@@ -104,6 +104,8 @@ struct MetaDeleteOptions {
   bool invalidate = false;      // I: mark stale (new CAS) instead of removing
   bool set_ttl = false;         // T with I
   RelTime ttl = 0;
+  bool strip_value = false;     // x (memcached 1.6.19+): replace by an empty item, flags 0, no
+                                // expiry, unread, same CAS (I then marks it stale, new CAS)
 };
 enum class MetaDeleteResult : uint8_t { kDeleted, kNotFound, kExists };
 

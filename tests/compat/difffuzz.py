@@ -126,7 +126,7 @@ MG_FLAGS = [b"c", b"f", b"h", b"k", b"l", b"s", b"t", b"v", b"q", b"u", b"O12", 
             b"R30", b"R2000", b"T100", b"T-1", b"T0", b"E5", b"x", b"Zz", b"b"]
 MS_FLAGS = [b"c", b"k", b"q", b"I", b"O9", b"F3", b"T100", b"T-1", b"ME", b"MA", b"MP", b"MR",
             b"MS", b"Ms", b"MX", b"s", b"f", b"x", b"C"]
-MD_FLAGS = [b"q", b"I", b"k", b"O5", b"T30", b"x", b"C"]
+MD_FLAGS = [b"q", b"I", b"k", b"O5", b"T30", b"z", b"C"]  # x: taken from 1.6.19+ (test_meta_1_6_45.py)
 MA_FLAGS = [b"q", b"c", b"t", b"v", b"k", b"O7", b"N100", b"J13", b"D2", b"D0", b"T100",
             b"MI", b"M+", b"MD", b"M-", b"Mx", b"x", b"C"]
 

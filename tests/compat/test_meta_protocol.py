@@ -96,7 +96,7 @@ case("md-echo", "md $K k O5 C3\r\nms $K 1\r\nx\r\nmd $K k O5 C3\r\nmd $K O6 k\r\
 case("md-invalidate", "ms $K 1\r\nx\r\nmd $K I T30\r\nmg $K v c\r\nmg $K v c\r\n"
      "ms $K 1 I\r\ny\r\nmg $K v\r\n")
 case("md-invalidate-then-set", "ms $K 1\r\nx\r\nmd $K I\r\nmg $K v\r\nms $K 1\r\nz\r\nmg $K v\r\n")
-case("md-errors", "md\r\nmd $K x\r\nmd $K q q\r\nmd $K Tx\r\nmd $K Cx\r\nmd $K b\r\n"
+case("md-errors", "md\r\nmd $K z\r\nmd $K q q\r\nmd $K Tx\r\nmd $K Cx\r\nmd $K b\r\n"
      "md " + "a" * 251 + "\r\nmd $K " + " ".join("O%d" % i for i in range(18)) + "\r\n")
 
 # ---------------------------------------------------------------- ma ------------------------

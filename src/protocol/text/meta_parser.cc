@@ -93,6 +93,13 @@ bool read_flags(const Tokens& t, size_t first, MetaRequest* r, std::string_view*
       case 'I':
         r->invalidate = true;
         break;
+      case 'x':  // md only: memcached 1.6.18 rejects it, 1.6.19+ empties the value
+        if (r->cmd != MetaCmd::kDelete) {
+          *err = "CLIENT_ERROR invalid flag";
+          return false;
+        }
+        r->strip_value = true;
+        break;
       default:
         *err = "CLIENT_ERROR invalid flag";
         return false;

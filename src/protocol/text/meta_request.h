@@ -41,6 +41,7 @@ struct MetaRequest {
   bool has_cas = false;       // C
   uint64_t cas = 0;
   bool invalidate = false;  // I
+  bool strip_value = false;  // md x (memcached 1.6.19+): keep the item, empty its value
   char mode = 0;            // M (0 when absent)
   uint64_t initial = 0;     // J
   uint64_t delta = 1;       // D

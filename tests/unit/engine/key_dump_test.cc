@@ -58,6 +58,27 @@ TEST_F(MetadumpTest, LinesInMemcachedsFormat) {
   EXPECT_EQ(text.substr(text.size() - 5), "END\r\n");
 }
 
+// `lru_crawler mgdump` (memcached 1.6.19+; 1.6.18 answers ERROR): OK, an mg line per item (a
+// base64 key as "<base64> b"), then EN, as memcached 1.6.45.
+TEST_F(MetadumpTest, MgdumpLinesAsMemcached1645) {
+  TextSession s(ctx_, stats_, 7);
+  OutBuffer out;
+  s.process("set a 0 0 1\r\nx\r\nms Zm9v 2 b\r\nab\r\n", out);
+  out.clear();
+  auto r = s.process("lru_crawler mgdump all\r\n", out);
+  while (r.more_output) r = s.process("", out);
+  const std::string text = out.to_string();
+  EXPECT_EQ(text.substr(0, 4), "OK\r\n");
+  EXPECT_NE(text.find("mg a\r\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("mg Zm9v b\r\n"), std::string::npos) << text;
+  EXPECT_EQ(text.substr(text.size() - 4), "EN\r\n");
+  EXPECT_EQ(text.size(), 4 + 6 + 11 + 4u);
+  out.clear();
+  s.process("lru_crawler mgdump\r\nlru_crawler mgdump all x\r\n", out);
+  s.process("lru_crawler mgdump 0\r\n", out);
+  EXPECT_EQ(out.to_string(), "ERROR\r\nERROR\r\nBADCLASS invalid class id\r\n");
+}
+
 TEST_F(MetadumpTest, StreamsInChunksAndThenServesPipelinedCommands) {
   TextSession s(ctx_, stats_, 7);
   OutBuffer out;

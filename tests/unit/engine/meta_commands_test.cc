@@ -169,4 +169,24 @@ TEST_F(MetaCommandsTest, Base64KeysRememberedByTheItem) {
 }
 
 }  // namespace
+// md x (memcached 1.6.19+): the item stays, replaced by an empty one with flags 0, no expiry,
+// unread, and the same CAS; with I it is stale with a new CAS (and T's TTL). Answers as 1.6.45.
+TEST_F(MetaCommandsTest, MdXEmptiesTheValueKeepsTheItemAndCas) {
+  EXPECT_EQ(run("ms a 3 F7 T100 c\r\nabc\r\n"), "HD c1\r\n");
+  EXPECT_EQ(run("mg a v\r\n"), "VA 3\r\nabc\r\n");
+  EXPECT_EQ(run("md a x c k O1\r\n"), "HD ka O1\r\n");  // md has no c return flag
+  EXPECT_EQ(run("mg a v c f t h s\r\n"), "VA 0 c1 f0 t-1 h0 s0\r\n\r\n");
+  EXPECT_EQ(run("md a x I T50\r\n"), "HD\r\n");
+  EXPECT_EQ(run("mg a v c f t h\r\n"), "VA 0 c2 f0 t50 h0 X W\r\n\r\n");
+}
+
+TEST_F(MetaCommandsTest, MdXCasMissAndQuiet) {
+  EXPECT_EQ(run("ms b 2 c\r\nhi\r\n"), "HD c1\r\n");
+  EXPECT_EQ(run("md b x C999\r\n"), "EX\r\n");
+  EXPECT_EQ(run("md b x q\r\nmg b c v\r\n"), "VA 0 c1\r\n\r\n");
+  EXPECT_EQ(run("md b x C1\r\n"), "HD\r\n");
+  EXPECT_EQ(run("md zz x\r\nmd zz x q\r\n"), "NF\r\nNF\r\n");
+  EXPECT_EQ(run("md b I x k\r\nmg b v\r\n"), "HD kb\r\nVA 0 X W\r\n\r\n");
+}
+
 }  // namespace memshield::engine

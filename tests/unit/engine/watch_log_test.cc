@@ -16,8 +16,9 @@ TEST(WatchKinds, DefaultIsFetchersAndUnknownWordsAreRefused) {
   EXPECT_TRUE(ok);
   EXPECT_EQ(parse_watch_kinds("mutations  evictions", &ok), kWatchMutations | kWatchEvictions);
   EXPECT_TRUE(ok);
-  parse_watch_kinds("deletions", &ok);  // 1.6.45's kind: 1.6.18 answers ERROR
-  EXPECT_FALSE(ok);
+  // memcached 1.6.19+'s kind (1.6.18 answers ERROR): taken.
+  EXPECT_EQ(parse_watch_kinds("deletions", &ok), kWatchDeletions);
+  EXPECT_TRUE(ok);
   parse_watch_kinds("FETCHERS", &ok);
   EXPECT_FALSE(ok);
 }
@@ -71,6 +72,21 @@ TEST(WatchLog, KindsGoOnlyToTheirWatchersAndEvictionsArmTheListener) {
                                               R"(clsid=1 size=9\n$)")));
   log.remove_watcher(m.get());
   EXPECT_FALSE(log.active.load());
+}
+
+// watch deletions (memcached 1.6.19+): memcached 1.6.45's "deleted" line, only to its watchers.
+TEST(WatchLog, DeletionsLineFormat) {
+  EventLog log(1 << 16);
+  auto d = log.add_watcher(kWatchDeletions);
+  auto m = log.add_watcher(kWatchMutations);
+  log.deleted("k y", "md", 0);
+  log.item_store("k", "stored", "set", 0, 4, 3);
+  std::string a, b;
+  d->drain(&a, 1 << 20);
+  m->drain(&b, 1 << 20);
+  EXPECT_TRUE(std::regex_match(a, std::regex(R"(ts=\d+\.\d+ gid=\d+ type=deleted key=k%20y cmd=md )"
+                                             R"(clsid=1 size=0\n)")));
+  EXPECT_EQ(b.find("deleted"), std::string::npos);
 }
 
 }  // namespace

@@ -83,7 +83,7 @@ TEST(MetaParser, Errors) {
   expect_error("ms k 2 MX", "CLIENT_ERROR invalid mode for ms M token", true);
   expect_error("ms k 2 Ma", "CLIENT_ERROR invalid mode for ms M token", true);
   expect_error("ms k 2 MAA", "CLIENT_ERROR incorrect length for M token", true);
-  expect_error("md k x", "CLIENT_ERROR invalid or duplicate flag");
+  expect_error("md k z", "CLIENT_ERROR invalid or duplicate flag");
   expect_error("ma k Dx", "CLIENT_ERROR invalid or duplicate flag");
   expect_error("ma k Mx", "CLIENT_ERROR invalid mode for ma M token");
   expect_error("me", "CLIENT_ERROR bad command line format");
@@ -128,4 +128,25 @@ TEST(MetaParser, DebugBase64OnlyWithExactBRightAfterTheKey) {
 }
 
 }  // namespace
+// memcached 1.6.19+ (taken, as 1.6.18 rejects it): md's x flag. Only md takes it; the other
+// commands still answer 1.6.18's (and 1.6.45's) "invalid flag".
+TEST(MetaParser, MdStripValueFlagX) {
+  MetaRequest r = parse("md k x I T5");
+  EXPECT_TRUE(r.error.empty());
+  EXPECT_TRUE(r.strip_value && r.invalidate && r.has_ttl);
+  r = parse("md k xy");  // like every flag without an argument, the rest is ignored
+  EXPECT_TRUE(r.error.empty());
+  EXPECT_TRUE(r.strip_value);
+  EXPECT_EQ(parse("md k x x").error, "CLIENT_ERROR invalid or duplicate flag");  // 1.6.18 string
+  EXPECT_EQ(parse("mg k x").error, "CLIENT_ERROR invalid flag");
+  EXPECT_EQ(parse("ma k x").error, "CLIENT_ERROR invalid or duplicate flag");
+}
+
+// E (explicit new CAS, memcached 1.6.19+) is not taken: 1.6.18's errors stay.
+TEST(MetaParser, ExplicitCasFlagENotTaken) {
+  EXPECT_EQ(parse("mg k E5").error, "CLIENT_ERROR invalid flag");
+  EXPECT_EQ(parse("md k E5").error, "CLIENT_ERROR invalid or duplicate flag");
+  EXPECT_EQ(parse("ma k E5").error, "CLIENT_ERROR invalid or duplicate flag");
+}
+
 }  // namespace memshield::protocol::text
