@@ -54,6 +54,8 @@ def _ensure_reference():
 
 
 _skip = _ensure_reference()
+if _skip and _skip.startswith("building"):
+    pytest.fail(_skip, pytrace=False)  # the reference is there: a failed build is a failure
 if _skip:
     pytest.skip(_skip, allow_module_level=True)
 
