@@ -336,7 +336,7 @@ void parse_line(std::string_view line, Request* r) {
   // path: a known command letter (a, c, d, g, i, s, t) answers ERROR above, as memcached does.
   if (t.tok[t.n - 1].substr(0, 5) == "HTTP/") {
     r->cmd = Cmd::kQuit;
-    r->args = "error";  // watch connevents: reason=error
+    r->args = t.tok[t.n - 1];  // not empty: a protocol error (watch connevents: reason=error)
     return;
   }
   return reply(r, "ERROR");

@@ -36,7 +36,8 @@ struct Request {
   uint64_t delta = 0;         // incr/decr
   uint32_t verbosity = 0;
   bool has_delay = false;     // flush_all <delay>
-  std::string_view args;      // stats, lru, lru_crawler: what follows; shutdown: its mode
+  std::string_view args;      // stats, lru, lru_crawler: what follows; shutdown: its mode;
+                              // quit: the HTTP/ word of a line that spoke HTTP, else empty
   std::string_view reply;     // kReply: the exact line to send, without CRLF
 };
 
