@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds memshield and every test suite, then runs them all with ctest: unit tests (GoogleTest),
-# integration tests (real clients against a real server) and differential tests against
-# Debian's memcached. Exits non-zero if anything fails.
+# integration tests (real clients against a real server), differential tests against
+# Debian's memcached, and memcached 1.6.18's own t/ suite (../shared/memcached-suite) in its
+# plain, TLS and SASL modes (ctest label `suite`). Exits non-zero if anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh test
