@@ -78,6 +78,22 @@ MetaCommands::Action MetaCommands::execute(std::string_view line, OutBuffer& out
   protocol::text::parse_meta(line, &r);
   Action act;
   if (!r.error.empty()) {
+    if (r.opaque_error_at != 0) {
+      // memcached has looked the key up (marking it fetched, vivifying it with N) and applied
+      // the flags before the O token when it finds the token too long; only the answer is lost.
+      MetaRequest before;
+      protocol::text::parse_meta(line.substr(0, r.opaque_error_at), &before);
+      if (before.error.empty()) {
+        if (r.vivify && !before.vivify) {  // memcached reads N before the lookup, wherever it is
+          before.vivify = true;
+          before.vivify_ttl = r.vivify_ttl;
+        }
+        const HeldKeys held_before = held;  // the error releases the item memcached fetched
+        OutBuffer discarded;
+        do_mg(before, discarded, /*answer_lost=*/true);
+        held = held_before;
+      }
+    }
     if (r.swallow) {
       act.kind = Action::kSwallow;
       act.swallow_bytes = size_t{r.vlen} + 2;
@@ -150,11 +166,12 @@ char last_of_n_t(const protocol::text::MetaRequest& r) {
 }
 }  // namespace
 
-void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out) {
+void MetaCommands::do_mg(const MetaRequest& r, OutBuffer& out, bool answer_lost) {
   store::Store& store = *ctx_.store;
   const Clock& clock = *ctx_.clock;
   std::string s;
   store::MetaGetOptions opts;
+  opts.peek = answer_lost;
   if (r.has_ttl) opts.set_ttl = true, opts.ttl = clock.expiry_from_protocol(r.ttl);
   // A vivified item takes the TTL of whichever of N and T comes last (memcached's order).
   if (r.vivify) {

@@ -38,7 +38,9 @@ class MetaCommands {
 
  private:
   using MetaRequest = protocol::text::MetaRequest;
-  void do_mg(const MetaRequest& r, OutBuffer& out);
+  // `answer_lost`: an mg memcached fails after its lookup (an O token too long): the lookup and
+  // the flags before the token take effect, but no win token is handed out.
+  void do_mg(const MetaRequest& r, OutBuffer& out, bool answer_lost = false);
   Action do_ms(const MetaRequest& r, store::NewItem* item);
   void do_md(const MetaRequest& r, OutBuffer& out);
   void do_ma(const MetaRequest& r, OutBuffer& out);

@@ -951,7 +951,8 @@ Lookup Store::meta_get(std::string_view key, const MetaGetOptions& opts,
       if (impl_->locked_link_new(s, h, it)) {
         fresh.it = nullptr;
         v.old_exptime = 0;  // until the N flag applies its ttl, as memcached echoes it
-        v.created = v.won = true;
+        v.created = true;
+        v.won = !opts.peek;  // a peek (an answer memcached loses) hands out no token
         why = Lookup::kHit;
       } else {
         it = nullptr;  // no room in the table: a plain miss

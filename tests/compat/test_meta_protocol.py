@@ -38,6 +38,10 @@ case("mg-all-flags", "ms $K 2 F7 T0\r\nhi\r\nmg $K s v f t c h l k O123\r\nmg $K
 case("mg-flag-order", "ms $K 2\r\nhi\r\nmg $K k O1 c s v f\r\nmg $K f s c O2 k\r\n")
 case("mg-ttl", "ms $K 2 T100\r\nhi\r\nmg $K t v\r\nmg $K T200 t\r\nmg $K t T300\r\nmg $K t\r\n")
 case("mg-touch-miss", "mg $K T30 v\r\n")
+# An O token over the limit fails the mg only after its lookup: the item is fetched (h1 next),
+# N before or after it vivifies without a win token, flags before it apply (difffuzz).
+case("mg-opaque-too-long-after-lookup", "ms $K 1\r\nx\r\nmg $K O123456789012345678901234567890123 v\r\nmg $K h\r\n",
+     "mg $Kn N30 O123456789012345678901234567890123 v\r\nmg $Kn v\r\nmg $Kn N30 v\r\nmg $Ko O123456789012345678901234567890123 N30\r\nmg $Ko v\r\n")
 case("mg-hit-before", "ms $K 1\r\nx\r\nmg $K h\r\nmg $K h\r\nmg $K u h\r\n")
 case("mg-no-update", "ms $K 1\r\nx\r\nmg $K u h\r\nmg $K u h\r\nmg $K h\r\n")
 case("mg-quiet", "ms $K 1\r\nx\r\nmg $K q\r\nmg $K q k\r\nmg $K q v\r\nmg $K2 q v k O9\r\nmn\r\n")

@@ -242,6 +242,9 @@ void parse_meta(std::string_view line, MetaRequest* r) {
   }
   for (size_t i = 0; i < r->nflags; ++i) {
     if (r->flags[i][0] == 'O' && r->flags[i].size() > kMaxOpaque) {
+      if (r->cmd == MetaCmd::kGet) {
+        r->opaque_error_at = static_cast<size_t>(r->flags[i].data() - line.data());
+      }
       return fail(r, "CLIENT_ERROR opaque token too long", swallow);
     }
   }

@@ -20,6 +20,9 @@ struct MetaRequest {
   // block (vlen + 2 bytes) follows and must be discarded first, as memcached does.
   std::string_view error;
   bool swallow = false;
+  // mg whose only fault is an O token over the limit: where that token starts in the line.
+  // memcached finds it only after the lookup (and the flags before it) took effect.
+  size_t opaque_error_at = 0;
 
   std::string_view key;     // decoded key (points into key_buf when base64)
   bool key_binary = false;  // 'b': key was base64
